@@ -1,0 +1,278 @@
+"""The active-learning experiment: initial labels, then cycles of train -> score -> select -> label.
+
+Every cycle leaves its state in ``run_dir/cycle_XXX/`` (pool at the start of the cycle,
+checkpoint, metrics, scores, selection), each written atomically, and a cycle's files are
+written in that order, so an interrupted run resumes from the last file written without
+losing or repeating a label. Randomness for cycle ``k`` comes from ``(seed, k)``, so a resumed
+run makes exactly the choices an uninterrupted one makes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from vidal._io import atomic_write_json
+from vidal.errors import VidalError
+from vidal.oracle import SimulatedOracle
+from vidal.pool import Budget, LabelPool
+from vidal.select.base import FrameScores, Selection, Selector
+
+__all__ = ["Task", "ActiveLoop", "CycleBudget", "initial_selection", "save_scores", "load_scores"]
+
+
+class Task(Protocol):
+    """What the loop needs from a model family (action detection, object detection).
+
+    Implementations: :class:`vidal.tasks.ActionTask`, :class:`vidal.tasks.DetectionTask`.
+    """
+
+    primary_metric: str
+
+    def build_model(self, *, seed: int) -> Any: ...
+
+    def train(self, model: Any, pool: LabelPool, *, seed: int) -> dict: ...
+
+    def score(self, model: Any, pool: LabelPool, *, seed: int) -> FrameScores: ...
+
+    def evaluate(self, model: Any) -> dict: ...
+
+    def save_checkpoint(self, model: Any, path: Path) -> None: ...
+
+    def load_checkpoint(self, path: Path) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CycleBudget:
+    """How much each cycle labels, as fractions of the pool.
+
+    Args:
+        initial: fraction of frames labeled at random before the first cycle (ASL: 1%).
+        step: fraction of frames (or of total cost, with ``unit="cost"``) added per cycle.
+        videos: fraction of videos given a video-level label per cycle (hybrid selection).
+        unit: ``"frames"`` or ``"cost"``.
+    """
+
+    initial: float = 0.01
+    step: float = 0.01
+    videos: float = 0.0
+    unit: str = "frames"
+
+    def for_pool(self, pool: LabelPool) -> Budget:
+        videos = int(round(self.videos * len(pool.num_frames))) if self.videos else None
+        if self.unit == "cost":
+            return Budget(cost=self.step * pool.total_cost, videos=videos)
+        if self.unit != "frames":
+            raise VidalError(f"budget unit {self.unit!r} unknown; use 'frames' or 'cost'")
+        frames = max(1, int(round(self.step * pool.total_frames)))
+        return Budget(frames=min(frames, pool.num_unlabeled), videos=videos)
+
+
+def initial_selection(pool: LabelPool, fraction: float, rng: np.random.Generator) -> Selection:
+    """Random initial labels: ``fraction`` of all frames, at least one frame in every video.
+
+    ASL (Sec. 4) starts from 1% of frames labeled at random; every video gets at least one
+    labeled frame so that every video can contribute to training from the start.
+    """
+    if not 0 <= fraction <= 1:
+        raise VidalError(f"initial fraction {fraction} must be in [0, 1]")
+    total = int(round(fraction * pool.total_frames))
+    frames: dict[str, list[int]] = {}
+    ids = list(pool.num_frames)
+    for vid in ids:
+        n = pool.num_frames[vid]
+        if n and fraction > 0:
+            frames[vid] = [int(rng.integers(n))]
+    left = total - sum(len(f) for f in frames.values())
+    if left > 0:
+        offsets = np.cumsum([0] + [pool.num_frames[v] for v in ids])
+        taken = np.zeros(offsets[-1], dtype=bool)
+        for i, vid in enumerate(ids):
+            for t in frames.get(vid, []):
+                taken[offsets[i] + t] = True
+        extra = rng.choice(np.flatnonzero(~taken), size=min(left, int((~taken).sum())), replace=False)
+        video_of = np.searchsorted(offsets, extra, side="right") - 1
+        for g, i in zip(extra.tolist(), video_of.tolist(), strict=True):
+            frames.setdefault(ids[i], []).append(g - int(offsets[i]))
+    return Selection(frames={k: np.array(sorted(v), dtype=np.int64) for k, v in frames.items()})
+
+
+def save_scores(path: Path, scores: FrameScores) -> None:
+    """Save per-frame scores and features as a compressed .npz (atomically)."""
+    from vidal._io import atomic_write
+
+    arrays = {f"frames/{k}": np.asarray(v) for k, v in scores.frames.items()}
+    arrays |= {f"features/{k}": np.asarray(v) for k, v in scores.features.items()}
+    for name, per_video in scores.extra.items():
+        arrays |= {f"extra/{name}/{k}": np.asarray(v) for k, v in per_video.items()}
+    if scores.centers is not None:
+        arrays["centers"] = np.asarray(scores.centers)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    atomic_write(path, write)
+
+
+def load_scores(path: Path) -> FrameScores:
+    out = FrameScores()
+    with np.load(path) as z:
+        for key in z.files:
+            kind, _, rest = key.partition("/")
+            if kind == "frames":
+                out.frames[rest] = z[key]
+            elif kind == "features":
+                out.features[rest] = z[key]
+            elif kind == "extra":
+                name, _, vid = rest.partition("/")
+                out.extra.setdefault(name, {})[vid] = z[key]
+            elif kind == "centers":
+                out.centers = z[key]
+    return out
+
+
+class ActiveLoop:
+    """A simulated active-learning campaign.
+
+    Composes a task (model family), a selector and an oracle; the loop never asks which
+    selector it has.
+
+    Args:
+        task: builds, trains, scores and evaluates models.
+        selector: chooses what to label next.
+        pool: the label pool at the start (usually empty).
+        oracle: reveals labels.
+        run_dir: where every cycle's state is written.
+        budget: how much each cycle labels.
+        cycles: number of train/evaluate cycles (selection happens between them).
+        seed: the experiment's seed.
+        fine_tune: start each cycle from the previous cycle's weights (the papers do).
+        log: where progress lines go (``print`` by default; ``None`` for silence).
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        selector: Selector,
+        pool: LabelPool,
+        oracle: SimulatedOracle,
+        run_dir: str | os.PathLike,
+        *,
+        budget: CycleBudget = CycleBudget(),
+        cycles: int = 3,
+        seed: int = 0,
+        fine_tune: bool = True,
+        log: Callable[[str], None] | None = print,
+    ) -> None:
+        if cycles < 1:
+            raise VidalError(f"cycles must be >= 1, got {cycles}")
+        self.task = task
+        self.selector = selector
+        self.pool = pool
+        self.oracle = oracle
+        self.run_dir = Path(run_dir)
+        self.budget = budget
+        self.cycles = cycles
+        self.seed = seed
+        self.fine_tune = fine_tune
+        self.log = log or (lambda _msg: None)
+
+    def _cycle_dir(self, k: int) -> Path:
+        return self.run_dir / f"cycle_{k:03d}"
+
+    def _rng(self, k: int, stream: int) -> np.random.Generator:
+        return np.random.default_rng([self.seed, k, stream])
+
+    def run(self) -> list[dict]:
+        """Run (or resume) every cycle; returns the per-cycle results."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        pool_path = self._cycle_dir(0) / "pool.json"
+        if pool_path.exists():
+            self.pool = LabelPool.load(pool_path)
+        else:
+            sel = initial_selection(self.pool, self.budget.initial, self._rng(0, 0))
+            self.oracle.label(sel, self.pool)
+            self.pool.history.append({"cycle": 0, "frames": sel.num_frames, "how": "initial random"})
+            self.pool.save(pool_path)
+        results = []
+        model = None
+        for k in range(self.cycles):
+            d = self._cycle_dir(k)
+            self.pool = LabelPool.load(d / "pool.json")
+            result = self._run_cycle(k, d, model)
+            model = result.pop("_model")
+            results.append(result)
+            self._write_results(results)
+        return results
+
+    def _run_cycle(self, k: int, d: Path, previous: Any) -> dict:
+        ckpt, metrics_path = d / "checkpoint.pt", d / "metrics.json"
+        t0 = time.perf_counter()
+        if ckpt.exists() and metrics_path.exists():
+            model = self.task.load_checkpoint(ckpt)
+            metrics = json.loads(metrics_path.read_text())
+            self.log(f"cycle {k}: resumed (trained and evaluated before)")
+        else:
+            if ckpt.exists():
+                model = self.task.load_checkpoint(ckpt)
+                train_stats: dict = {"resumed": True}
+            else:
+                if previous is None and k > 0 and self.fine_tune:
+                    previous = self.task.load_checkpoint(self._cycle_dir(k - 1) / "checkpoint.pt")
+                model = previous if (previous is not None and self.fine_tune) else self.task.build_model(seed=self.seed)
+                self.log(f"cycle {k}: training on {self.pool.num_labeled} labeled frames "
+                         f"({100 * self.pool.fraction_labeled:.2f}%)")
+                train_stats = self.task.train(model, self.pool, seed=self.seed * 1000 + k)
+                self.task.save_checkpoint(model, ckpt)
+            evaluation = self.task.evaluate(model)
+            metrics = {
+                "cycle": k,
+                "labeled_frames": self.pool.num_labeled,
+                "labeled_fraction": self.pool.fraction_labeled,
+                "labeled_videos": len(self.pool.labeled_videos),
+                "spent_cost": self.pool.spent,
+                "cost_fraction": self.pool.spent / max(self.pool.total_cost, 1e-12),
+                "train": train_stats,
+                "metrics": evaluation,
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
+            atomic_write_json(metrics_path, metrics)
+        primary = metrics["metrics"].get(self.task.primary_metric)
+        self.log(f"cycle {k}: {self.task.primary_metric} = {primary}")
+        if k + 1 < self.cycles:
+            self._select_and_label(k, d, model)
+        return {**metrics, "_model": model}
+
+    def _select_and_label(self, k: int, d: Path, model: Any) -> None:
+        next_pool = self._cycle_dir(k + 1) / "pool.json"
+        if next_pool.exists():
+            return
+        sel_path, scores_path = d / "selection.json", d / "scores.npz"
+        if sel_path.exists():
+            selection = Selection.from_json(json.loads(sel_path.read_text()))
+        else:
+            if scores_path.exists():
+                scores = load_scores(scores_path)
+            else:
+                scores = self.task.score(model, self.pool, seed=self.seed * 1000 + k)
+                save_scores(scores_path, scores)
+            budget = self.budget.for_pool(self.pool)
+            selection = self.selector(scores, self.pool, budget, self._rng(k, 1))
+            atomic_write_json(sel_path, selection.to_json())
+        cost = self.oracle.label(selection, self.pool)
+        self.pool.history.append(
+            {"cycle": k + 1, "frames": selection.num_frames, "videos": len(selection.videos), "cost": cost}
+        )
+        self.log(f"cycle {k}: selected {selection.num_frames} frames, {len(selection.videos)} videos")
+        self.pool.save(next_pool)
+
+    def _write_results(self, results: list[dict]) -> None:
+        atomic_write_json(self.run_dir / "results.json", {"seed": self.seed, "cycles": results})

@@ -1,0 +1,160 @@
+"""Who provides labels: a simulated oracle from ground truth, or a person via exported tasks.
+
+The simulated oracle reveals the ground truth of the selected frames (it marks them labeled in
+the pool; training reads ground truth only where the pool says a frame is labeled). For real
+use, :func:`export_tasks` writes the selection as labeling tasks (a JSON list of video, frame
+and timestamp, the frames as JPEGs, and a CVAT for images 1.1 XML to import into CVAT), and
+:func:`import_cvat` reads back the boxes a person drew.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from vidal._io import atomic_write_bytes, atomic_write_json
+from vidal.data.annotations import Tube, VideoAnnotation, VideoDataset
+from vidal.errors import AnnotationError
+from vidal.pool import LabelPool
+from vidal.select.base import Selection
+
+__all__ = ["SimulatedOracle", "export_tasks", "import_cvat", "task_image_name"]
+
+
+class SimulatedOracle:
+    """Reveals ground truth for the selected frames and videos (simulated annotation).
+
+    Args:
+        dataset: the dataset with full ground truth.
+    """
+
+    def __init__(self, dataset: VideoDataset) -> None:
+        self.dataset = dataset
+
+    def label(self, selection: Selection, pool: LabelPool) -> float:
+        """Mark ``selection`` labeled in ``pool``; returns the cost added."""
+        cost = 0.0
+        for vid in selection.videos:
+            cost += pool.add_video_label(vid, self.dataset[vid].label)
+        for vid, frames in selection.frames.items():
+            cost += pool.add_frames(vid, frames)
+        return cost
+
+
+def task_image_name(video_id: str, frame: int) -> str:
+    """File name of an exported frame: the video id made file-safe, then the 0-based frame."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "__", video_id)
+    return f"{safe}__{frame:06d}.jpg"
+
+
+def export_tasks(
+    selection: Selection,
+    dataset: VideoDataset,
+    out_dir: str | os.PathLike,
+    *,
+    read_frames: Callable[[str, np.ndarray], np.ndarray] | None = None,
+) -> Path:
+    """Write a selection as labeling tasks for people.
+
+    Writes into ``out_dir``: ``tasks.json`` (a list of ``{"video", "frame", "timestamp",
+    "image"}``, frame 0-based, timestamp in seconds), ``cvat_tasks.xml`` (CVAT for images 1.1
+    with the label set and one ``<image>`` per frame, to import after creating a task from
+    the images) and, when ``read_frames`` is given, ``images/<name>.jpg`` for every frame.
+
+    Args:
+        selection: what to label.
+        dataset: the videos (for fps, size and class names).
+        out_dir: output folder.
+        read_frames: ``(video_id, frames [N]) -> ndarray[N, H, W, 3]`` uint8 RGB.
+
+    Returns:
+        The path of ``tasks.json``.
+    """
+    import cv2
+
+    out = Path(out_dir)
+    tasks = []
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    meta = ET.SubElement(ET.SubElement(root, "meta"), "task")
+    labels = ET.SubElement(meta, "labels")
+    for name in dataset.class_names:
+        ET.SubElement(ET.SubElement(labels, "label"), "name").text = name
+    image_id = 0
+    for vid in sorted(selection.frames):
+        video = dataset[vid]
+        frames = np.asarray(selection.frames[vid], dtype=np.int64)
+        if read_frames is not None and len(frames):
+            images = read_frames(vid, frames)
+            (out / "images").mkdir(parents=True, exist_ok=True)
+            for t, img in zip(frames, images, strict=True):
+                ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+                if not ok:
+                    raise AnnotationError(f"could not encode frame {t} of {vid} as JPEG")
+                atomic_write_bytes(out / "images" / task_image_name(vid, int(t)), buf.tobytes())
+        for t in frames.tolist():
+            name = task_image_name(vid, t)
+            tasks.append({"video": vid, "frame": t, "timestamp": round(t / video.fps, 4), "image": name})
+            ET.SubElement(
+                root, "image", id=str(image_id), name=name, width=str(video.width), height=str(video.height)
+            )
+            image_id += 1
+    for vid in selection.videos:
+        tasks.append({"video": vid, "frame": None, "timestamp": None, "image": None, "video_label": True})
+    ET.indent(root)
+    atomic_write_bytes(out / "cvat_tasks.xml", ET.tostring(root, encoding="utf-8", xml_declaration=True))
+    return atomic_write_json(out / "tasks.json", tasks)
+
+
+def import_cvat(
+    xml_path: str | os.PathLike, tasks_path: str | os.PathLike, labels: VideoDataset, pool: LabelPool
+) -> int:
+    """Read boxes a person drew in CVAT (CVAT for images 1.1) into ``labels`` and ``pool``.
+
+    Every exported image present in the XML counts as labeled, with or without boxes (an
+    image without boxes says "no actor here"). Each box becomes a one-frame tube of its
+    class; the frame is marked labeled in ``pool``. Nothing already labeled is removed.
+
+    Args:
+        xml_path: the XML exported from CVAT.
+        tasks_path: the ``tasks.json`` written by :func:`export_tasks`.
+        labels: the dataset that accumulates human labels (modified in place).
+        pool: the label pool (modified in place).
+
+    Returns:
+        The number of frames imported.
+    """
+    try:
+        tasks = json.loads(Path(tasks_path).read_text())
+        tree = ET.parse(xml_path)
+    except (OSError, json.JSONDecodeError, ET.ParseError) as e:
+        raise AnnotationError(f"cannot read labeling results ({xml_path}, {tasks_path}): {e}") from e
+    by_image = {t["image"]: t for t in tasks if t.get("image")}
+    class_index = {n: i for i, n in enumerate(labels.class_names)}
+    count = 0
+    for image in tree.getroot().iter("image"):
+        name = image.get("name", "")
+        name = Path(name).name
+        if name not in by_image:
+            raise AnnotationError(f"{xml_path}: image {name!r} is not one of the exported tasks")
+        task = by_image[name]
+        video: VideoAnnotation = labels[task["video"]]
+        t = int(task["frame"])
+        next_id = max((tb.track_id for tb in video.tubes), default=-1) + 1
+        for box in image.iter("box"):
+            label = box.get("label", "")
+            if label not in class_index:
+                raise AnnotationError(f"{xml_path}: unknown label {label!r} on {name}; known: {labels.class_names}")
+            xyxy = [float(box.get(k, "nan")) for k in ("xtl", "ytl", "xbr", "ybr")]
+            video.tubes.append(Tube(next_id, class_index[label], t, np.asarray([xyxy], np.float32)))
+            next_id += 1
+        video.validate(clip_boxes=True)
+        pool.add_frames(video.video_id, [t])
+        count += 1
+    return count
