@@ -58,12 +58,16 @@ class CycleBudget:
         step: fraction of frames (or of total cost, with ``unit="cost"``) added per cycle.
         videos: fraction of videos given a video-level label per cycle (hybrid selection).
         unit: ``"frames"`` or ``"cost"``.
+        initial_videos: fraction of videos in the initial labeled set (1.0: every video gets
+            frames, as in ASL; less, as in CLAUS, where the rest are candidates for
+            video-level selection). ``initial`` is then the fraction of *their* frames.
     """
 
     initial: float = 0.01
     step: float = 0.01
     videos: float = 0.0
     unit: str = "frames"
+    initial_videos: float = 1.0
 
     def for_pool(self, pool: LabelPool) -> Budget:
         videos = int(round(self.videos * len(pool.num_frames))) if self.videos else None
@@ -75,17 +79,28 @@ class CycleBudget:
         return Budget(frames=min(frames, pool.num_unlabeled), videos=videos)
 
 
-def initial_selection(pool: LabelPool, fraction: float, rng: np.random.Generator) -> Selection:
-    """Random initial labels: ``fraction`` of all frames, at least one frame in every video.
+def initial_selection(
+    pool: LabelPool, fraction: float, rng: np.random.Generator, *, videos_fraction: float = 1.0
+) -> Selection:
+    """Random initial labels: ``fraction`` of the frames, at least one frame per chosen video.
 
-    ASL (Sec. 4) starts from 1% of frames labeled at random; every video gets at least one
-    labeled frame so that every video can contribute to training from the start.
+    ASL (Sec. 4) starts from 1% of frames labeled at random in every video
+    (``videos_fraction=1``); CLAUS (Sec. 3.1) starts from a random subset of videos with
+    class labels and A% of their frames (``videos_fraction < 1``: the chosen videos are also
+    returned for a video-level label).
     """
     if not 0 <= fraction <= 1:
         raise VidalError(f"initial fraction {fraction} must be in [0, 1]")
-    total = int(round(fraction * pool.total_frames))
-    frames: dict[str, list[int]] = {}
+    if not 0 < videos_fraction <= 1:
+        raise VidalError(f"initial videos fraction {videos_fraction} must be in (0, 1]")
     ids = list(pool.num_frames)
+    chosen_videos: list[str] = []
+    if videos_fraction < 1 and ids:
+        n = max(1, int(round(videos_fraction * len(ids))))
+        chosen_videos = [ids[i] for i in sorted(rng.choice(len(ids), size=n, replace=False))]
+        ids = chosen_videos
+    total = int(round(fraction * sum(pool.num_frames[v] for v in ids)))
+    frames: dict[str, list[int]] = {}
     for vid in ids:
         n = pool.num_frames[vid]
         if n and fraction > 0:
@@ -101,7 +116,9 @@ def initial_selection(pool: LabelPool, fraction: float, rng: np.random.Generator
         video_of = np.searchsorted(offsets, extra, side="right") - 1
         for g, i in zip(extra.tolist(), video_of.tolist(), strict=True):
             frames.setdefault(ids[i], []).append(g - int(offsets[i]))
-    return Selection(frames={k: np.array(sorted(v), dtype=np.int64) for k, v in frames.items()})
+    return Selection(
+        frames={k: np.array(sorted(v), dtype=np.int64) for k, v in frames.items()}, videos=chosen_videos
+    )
 
 
 def save_scores(path: Path, scores: FrameScores) -> None:
@@ -198,7 +215,9 @@ class ActiveLoop:
         if pool_path.exists():
             self.pool = LabelPool.load(pool_path)
         else:
-            sel = initial_selection(self.pool, self.budget.initial, self._rng(0, 0))
+            sel = initial_selection(
+                self.pool, self.budget.initial, self._rng(0, 0), videos_fraction=self.budget.initial_videos
+            )
             self.oracle.label(sel, self.pool)
             self.pool.history.append({"cycle": 0, "frames": sel.num_frames, "how": "initial random"})
             self.pool.save(pool_path)

@@ -100,3 +100,10 @@ def test_cost_budget():
     assert CycleBudget(step=0.1, unit="cost").for_pool(pool).cost == pytest.approx(4.5)
     with pytest.raises(VidalError, match="unit"):
         CycleBudget(unit="boxes").for_pool(pool)
+
+
+def test_initial_selection_of_a_video_subset():
+    pool = LabelPool({f"v{i}": 50 for i in range(10)})
+    sel = initial_selection(pool, 0.1, np.random.default_rng(1), videos_fraction=0.3)
+    assert len(sel.videos) == 3 and set(sel.frames) == set(sel.videos)
+    assert sel.num_frames == 15
