@@ -1,0 +1,33 @@
+import pytest
+
+from vidal.config import ExperimentConfig, load_config
+from vidal.errors import ConfigError
+
+
+def test_empty_yaml_is_a_valid_experiment(tmp_path):
+    p = tmp_path / "exp.yaml"
+    p.write_text("")
+    cfg = load_config(p)
+    assert cfg == ExperimentConfig(name="exp")
+
+
+def test_nested_fields_and_types(tmp_path):
+    p = tmp_path / "exp.yaml"
+    p.write_text(
+        "cycles: 2\nseeds: [0, 1]\nmodel: {size: [32, 48]}\n"
+        "select: {selector: claus, options: {num_clusters: 3}}\nbudget: {step: 1}\n"
+    )
+    cfg = load_config(p, overrides={"train": {"steps": 5}})
+    assert cfg.seeds == (0, 1) and cfg.model.size == (32, 48) and cfg.budget.step == 1.0
+    assert cfg.select.options == {"num_clusters": 3} and cfg.train.steps == 5
+    assert cfg.out_dir().name == "exp"
+
+
+def test_unknown_keys_list_the_known_ones(tmp_path):
+    p = tmp_path / "exp.yaml"
+    p.write_text("trian: {steps: 3}\n")
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['trian'\]; known keys: \['name', 'task'"):
+        load_config(p)
+    p.write_text("train: {steps: many}\n")
+    with pytest.raises(ConfigError, match="train.steps: expected int, got 'many'"):
+        load_config(p)
