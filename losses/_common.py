@@ -6,6 +6,7 @@ Private: import the public names from :mod:`losses`.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import torch
@@ -18,6 +19,7 @@ __all__ = [
     "check_labeled",
     "check_reduction",
     "check_sigma",
+    "check_int",
     "weighted_reduce",
     "neighbour_labeled",
     "nearest_labeled",
@@ -63,10 +65,11 @@ def check_tensor(x: object, name: str, dims: str, shape: Sequence[int] | None = 
     return x
 
 
-def check_labeled(labeled: object, name: str, dims: str, shape: Sequence[int]) -> Tensor:
+def check_labeled(
+    labeled: object, name: str, dims: str, shape: Sequence[int] | None = None
+) -> Tensor:
     """Check a boolean per-frame mask such as ``labeled (Tensor[B, T])``."""
-    check_tensor(labeled, name, dims, shape)
-    assert isinstance(labeled, Tensor)
+    labeled = check_tensor(labeled, name, dims, shape)
     if labeled.dtype != torch.bool:
         raise LossInputError(f"{name} must be a bool Tensor[{dims}]; got dtype {labeled.dtype}")
     return labeled
@@ -85,6 +88,19 @@ def check_sigma(sigma: float) -> float:
     if not sigma >= 0.0:  # also catches NaN
         raise LossInputError(f"sigma must be >= 0 (0 and inf allowed); got {sigma}")
     return sigma
+
+
+def check_int(value: object, name: str, minimum: int, what: str = "") -> int:
+    """Check an integer argument (Python or numpy integer, not bool) ``>= minimum``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        number = None
+    if number is None or number < minimum:
+        raise LossInputError(f"{name} must be an int >= {minimum}{what}; got {value!r}")
+    return number
 
 
 def weighted_reduce(loss: Tensor, weight: Tensor, reduction: str) -> Tensor:

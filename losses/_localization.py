@@ -66,9 +66,8 @@ _MAP = "B, T, H, W"
 
 
 def _check_maps(logits: object, target: object, target_name: str) -> tuple[Tensor, Tensor]:
-    check_tensor(logits, "logits", _MAP)
-    check_tensor(target, target_name, _MAP, logits.shape)  # type: ignore[union-attr]
-    assert isinstance(logits, Tensor) and isinstance(target, Tensor)
+    logits = check_tensor(logits, "logits", _MAP)
+    target = check_tensor(target, target_name, _MAP, logits.shape)
     if not logits.is_floating_point():
         raise LossInputError(f"logits must be a floating point Tensor[{_MAP}]; got {logits.dtype}")
     if not (target.is_floating_point() or target.dtype == torch.bool):
@@ -250,8 +249,7 @@ def mgw_weights(labeled: Tensor, *, sigma: float = 1.3) -> Tensor:
         >>> mgw_weights(torch.tensor([[False, True, False, False]]), sigma=1.0)
         tensor([[0.6065, 1.0000, 0.6065, 0.1353]])
     """
-    check_tensor(labeled, "labeled", "B, T")
-    check_labeled(labeled, "labeled", "B, T", labeled.shape)
+    check_labeled(labeled, "labeled", "B, T")
     sigma = check_sigma(sigma)
     _, distance = nearest_labeled(labeled)  # [B, T], inf without labeled frames
     finite = torch.isfinite(distance)
@@ -339,7 +337,9 @@ class FrameBCELoss(_BCEModule):
         2.7726
     """
 
-    def __init__(self, *, pos_weight: float | Tensor | None = None, reduction: str = "mean"):
+    def __init__(
+        self, *, pos_weight: float | Tensor | None = None, reduction: str = "mean"
+    ) -> None:
         super().__init__(pos_weight=pos_weight, reduction=reduction)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
@@ -356,7 +356,9 @@ class MaskingLoss(_BCEModule):
         0.6931
     """
 
-    def __init__(self, *, pos_weight: float | Tensor | None = None, reduction: str = "mean"):
+    def __init__(
+        self, *, pos_weight: float | Tensor | None = None, reduction: str = "mean"
+    ) -> None:
         super().__init__(pos_weight=pos_weight, reduction=reduction)
 
     def forward(self, logits: Tensor, target: Tensor, labeled: Tensor) -> Tensor:
@@ -374,7 +376,9 @@ class InterpolationLoss(_BCEModule):
         torch.Size([1, 3])
     """
 
-    def __init__(self, *, pos_weight: float | Tensor | None = None, reduction: str = "mean"):
+    def __init__(
+        self, *, pos_weight: float | Tensor | None = None, reduction: str = "mean"
+    ) -> None:
         super().__init__(pos_weight=pos_weight, reduction=reduction)
 
     def forward(self, logits: Tensor, pseudo_target: Tensor) -> Tensor:

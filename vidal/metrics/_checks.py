@@ -62,19 +62,18 @@ def positive_int(x: Any, name: str) -> int:
     return int(x)
 
 
-def thresholds(values: Sequence[float] | float, name: str, *, open_low: bool = False) -> tuple[float, ...]:
-    """A tuple of thresholds in ``[0, 1]`` (``(0, 1]`` when ``open_low``), sorted, unique."""
-    seq = [values] if np.isscalar(values) else list(values)  # type: ignore[list-item]
-    if not seq:
-        raise VidalError(f"{name} must hold at least one threshold")
-    out = []
-    for v in seq:
-        f = float(v)
-        if not (0.0 < f <= 1.0 if open_low else 0.0 <= f <= 1.0):
-            interval = "(0, 1]" if open_low else "[0, 1]"
-            raise VidalError(f"{name} values must lie in {interval}, got {v!r}")
-        out.append(f)
-    return tuple(sorted(set(out)))
+def thresholds(values: Sequence[float] | float, name: str) -> tuple[float, ...]:
+    """A sorted tuple of the distinct thresholds in ``values``, each in ``[0, 1]``."""
+    try:
+        arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError) as e:
+        raise VidalError(f"{name} must be a number or a sequence of numbers, got {values!r}") from e
+    if arr.ndim != 1 or arr.size == 0:
+        raise VidalError(f"{name} must hold at least one threshold, got {values!r}")
+    bad = arr[~((arr >= 0.0) & (arr <= 1.0))]  # NaN fails both comparisons
+    if bad.size:
+        raise VidalError(f"{name} values must lie in [0, 1], got {bad.tolist()}")
+    return tuple(sorted(set(arr.tolist())))
 
 
 def choice(value: str, name: str, allowed: Sequence[str]) -> str:

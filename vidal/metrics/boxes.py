@@ -74,20 +74,24 @@ def box_iou(boxes1: np.ndarray, boxes2: np.ndarray, *, inclusive: bool = False) 
         >>> box_iou(np.array([[0, 0, 2, 2]]), np.array([[1, 0, 3, 2], [5, 5, 6, 6]])).round(3).tolist()
         [[0.333, 0.0]]
     """
-    a = boxes_array(boxes1, "boxes1")
-    b = boxes_array(boxes2, "boxes2")
+    return _box_iou(boxes_array(boxes1, "boxes1"), boxes_array(boxes2, "boxes2"), inclusive)
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray, inclusive: bool) -> np.ndarray:
+    """:func:`box_iou` of float ``[N, 4]`` and ``[M, 4]`` arrays, without argument checks."""
     one = 1.0 if inclusive else 0.0
-    area_a = box_area(a, inclusive=inclusive)
-    area_b = box_area(b, inclusive=inclusive)
+    area_a = (a[:, 2] - a[:, 0] + one).clip(0) * (a[:, 3] - a[:, 1] + one).clip(0)
+    area_b = (b[:, 2] - b[:, 0] + one).clip(0) * (b[:, 3] - b[:, 1] + one).clip(0)
     w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]) + one
     h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]) + one
-    inter = np.clip(w, 0, None) * np.clip(h, 0, None)  # [N, M]
+    inter = w.clip(0) * h.clip(0)  # [N, M]
     union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
-def paired_box_iou(boxes1: np.ndarray, boxes2: np.ndarray, *, inclusive: bool = False) -> np.ndarray:
+def paired_box_iou(
+    boxes1: np.ndarray, boxes2: np.ndarray, *, inclusive: bool = False
+) -> np.ndarray:
     """IoU of ``boxes1[i]`` with ``boxes2[i]`` for each ``i`` (the diagonal of :func:`box_iou`).
 
     Args:
@@ -102,11 +106,18 @@ def paired_box_iou(boxes1: np.ndarray, boxes2: np.ndarray, *, inclusive: bool = 
     b = boxes_array(boxes2, "boxes2")
     if len(a) != len(b):
         raise VidalError(f"boxes1 and boxes2 must have the same length, got {len(a)} and {len(b)}")
+    return _paired_box_iou(a, b, inclusive)
+
+
+def _paired_box_iou(a: np.ndarray, b: np.ndarray, inclusive: bool) -> np.ndarray:
+    """:func:`paired_box_iou` of float ``[N, 4]`` arrays, without argument checks."""
     one = 1.0 if inclusive else 0.0
     w = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]) + one
     h = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]) + one
-    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
-    union = box_area(a, inclusive=inclusive) + box_area(b, inclusive=inclusive) - inter
+    inter = w.clip(0) * h.clip(0)
+    area_a = (a[:, 2] - a[:, 0] + one).clip(0) * (a[:, 3] - a[:, 1] + one).clip(0)
+    area_b = (b[:, 2] - b[:, 0] + one).clip(0) * (b[:, 3] - b[:, 1] + one).clip(0)
+    union = area_a + area_b - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
@@ -114,7 +125,9 @@ def _tube_arrays(tube: TubeLike, name: str) -> tuple[np.ndarray, np.ndarray]:
     frames = np.asarray(tube.frames, dtype=np.int64).reshape(-1)
     boxes = boxes_array(tube.boxes, f"{name}.boxes")
     if len(frames) == 0 or len(frames) != len(boxes):
-        raise VidalError(f"{name} needs one box per frame and at least one frame, got {len(frames)} frames and {len(boxes)} boxes")
+        raise VidalError(
+            f"{name} needs one box per frame and at least one frame, got {len(frames)} frames and {len(boxes)} boxes"
+        )
     if len(frames) > 1 and not (np.diff(frames) > 0).all():
         raise VidalError(f"{name}.frames must be strictly increasing")
     return frames, boxes
@@ -193,7 +206,7 @@ def boxes_from_map(
     Example:
         >>> m = np.zeros((6, 8)); m[1:3, 2:5] = 0.9
         >>> boxes, scores = boxes_from_map(m)
-        >>> boxes.tolist(), scores.round(2).tolist()
+        >>> boxes.tolist(), [round(float(s), 2) for s in scores]
         ([[2.0, 1.0, 5.0, 3.0]], [0.9])
     """
     p = to_numpy(prob)

@@ -1,0 +1,168 @@
+"""``vidal info``: what a dataset holds, and optionally whether every video decodes.
+
+Example:
+    vidal info --format ucf101-24 --annotations pyannot.pkl --videos videos/ --check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from vidal._io import to_jsonable
+from vidal.data import FORMATS, VideoAnnotation, VideoDataset, load_dataset, open_video
+from vidal.errors import DecodeError
+
+__all__ = ["add_parser", "run", "check_videos"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "info",
+        help="summarize a dataset: videos, frames, classes, tubes, boxes; --check decodes every video",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--format", required=True, choices=sorted(FORMATS), help="annotation format")
+    p.add_argument("--annotations", required=True, help="annotation file or dataset root")
+    p.add_argument(
+        "--videos", default=None, help="folder of the videos (formats that keep them apart)"
+    )
+    p.add_argument("--split", default=None, help="keep only this split")
+    p.add_argument("--split-file", default=None, help="file listing the split's video ids")
+    p.add_argument(
+        "--check", action="store_true", help="decode every video found and compare frame counts"
+    )
+    p.add_argument(
+        "--only-present",
+        action="store_true",
+        help="summarize only the videos whose file is found under --videos",
+    )
+    p.add_argument(
+        "--require-all",
+        action="store_true",
+        help="with --check, fail when an annotated video has no file (default: report and go on)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=run)
+    return p
+
+
+def _present(dataset: VideoDataset, v: VideoAnnotation) -> bool:
+    return v.path is not None and dataset.video_path(v).exists()
+
+
+def check_videos(dataset: VideoDataset, *, progress: bool = True) -> dict[str, Any]:
+    """Decode every frame of every video that has a file and compare with the annotations.
+
+    Args:
+        dataset: the dataset; videos without a path or whose file is absent are counted
+            as missing, not decoded.
+        progress: show a tqdm bar on stderr.
+
+    Returns:
+        ``{"checked", "ok", "missing", "missing_examples", "frame_count_mismatch": [{video,
+        annotated, decoded}], "size_mismatch": [{video, annotated, decoded}],
+        "undecodable": [{video, path, error}]}``.
+    """
+    from tqdm import tqdm
+
+    present = [v for v in dataset if _present(dataset, v)]
+    missing = [v.video_id for v in dataset if not _present(dataset, v)]
+    report: dict[str, Any] = {
+        "checked": len(present),
+        "ok": 0,
+        "missing": len(missing),
+        "missing_examples": missing[:5],
+        "frame_count_mismatch": [],
+        "size_mismatch": [],
+        "undecodable": [],
+    }
+    for v in tqdm(present, desc="decoding", unit="video", disable=not progress, file=sys.stderr):
+        path = dataset.video_path(v)
+        try:
+            with open_video(path) as reader:
+                decoded = sum(1 for _ in reader)
+                size = (reader.width, reader.height)
+        except DecodeError as e:
+            report["undecodable"].append({"video": v.video_id, "path": str(path), "error": str(e)})
+            continue
+        good = True
+        if decoded != v.num_frames:
+            report["frame_count_mismatch"].append(
+                {"video": v.video_id, "annotated": v.num_frames, "decoded": decoded}
+            )
+            good = False
+        if size != (v.width, v.height):
+            report["size_mismatch"].append(
+                {"video": v.video_id, "annotated": [v.width, v.height], "decoded": list(size)}
+            )
+            good = False
+        report["ok"] += good
+    return report
+
+
+def _print_text(args: argparse.Namespace, summary: dict[str, Any], extra: dict[str, Any]) -> None:
+    out = [f"format       {args.format}", f"annotations  {args.annotations}"]
+    if args.split:
+        out.append(f"split        {args.split}")
+    for key in ("videos", "frames", "classes", "tubes", "boxes"):
+        out.append(f"{key:<12} {summary[key]}")
+    if "videos_present" in extra:
+        out.append(
+            f"{'on disk':<12} {extra['videos_present']} of {extra['videos_annotated']} videos under {args.videos}"
+        )
+    hist = summary["class_histogram"]
+    if hist:
+        width = max(len(name) for name in hist)
+        out.append("tubes per class:")
+        out += [f"  {name:<{width}}  {count}" for name, count in hist.items()]
+    check = extra.get("check")
+    if check is not None:
+        out.append(
+            f"check: decoded {check['checked']} videos, {check['ok']} match their annotations; "
+            f"{check['missing']} have no file (not checked)"
+        )
+        for m in check["frame_count_mismatch"]:
+            out.append(
+                f"  frame count mismatch: {m['video']}: annotated {m['annotated']}, decoded {m['decoded']}"
+            )
+        for m in check["size_mismatch"]:
+            out.append(
+                f"  frame size mismatch: {m['video']}: annotated {m['annotated']}, decoded {m['decoded']}"
+            )
+        for m in check["undecodable"]:
+            out.append(f"  undecodable: {m['video']}: {m['error']}")
+    print("\n".join(out))
+
+
+def run(args: argparse.Namespace) -> int:
+    dataset = load_dataset(
+        args.format,
+        args.annotations,
+        videos=args.videos,
+        split=args.split,
+        split_file=args.split_file,
+    )
+    extra: dict[str, Any] = {}
+    if args.videos is not None or args.check:
+        present = [v.video_id for v in dataset if _present(dataset, v)]
+        extra["videos_annotated"], extra["videos_present"] = len(dataset), len(present)
+        if args.only_present:
+            dataset = dataset.subset(present)
+    status = 0
+    if args.check:
+        check = check_videos(dataset, progress=not args.json or sys.stderr.isatty())
+        extra["check"] = check
+        problems = check["frame_count_mismatch"] or check["size_mismatch"] or check["undecodable"]
+        if problems or check["checked"] == 0 or (args.require_all and check["missing"]):
+            status = 1
+    summary = dataset.summary()
+    if args.json:
+        print(json.dumps(to_jsonable({**summary, **extra})))
+    else:
+        _print_text(args, summary, extra)
+    if args.check and extra["check"]["checked"] == 0:
+        print("vidal info: no video file found to check (give --videos?)", file=sys.stderr)
+    return status

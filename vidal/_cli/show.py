@@ -1,0 +1,84 @@
+"""``vidal show``: a PNG contact sheet of one video with its ground truth drawn.
+
+Example:
+    vidal show --format ucf101-24 --annotations pyannot.pkl --videos videos/ \\
+        --video Basketball/v_Basketball_g01_c02 --out sheet.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from vidal.data import FORMATS, load_dataset
+from vidal.data.draw import contact_sheet, save_png
+from vidal.errors import ConfigError
+
+__all__ = ["add_parser", "run"]
+
+
+def _frame_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated frame indices, got {text!r}"
+        ) from e
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "show",
+        help="draw a video's boxes and masks on a contact sheet PNG",
+        description=__doc__.splitlines()[0],
+    )
+    p.add_argument("--format", required=True, choices=sorted(FORMATS), help="annotation format")
+    p.add_argument("--annotations", required=True, help="annotation file or dataset root")
+    p.add_argument(
+        "--videos", default=None, help="folder of the videos (formats that keep them apart)"
+    )
+    p.add_argument("--split", default=None, help="split to look the video up in")
+    p.add_argument("--split-file", default=None, help="file listing the split's video ids")
+    p.add_argument("--video", default=None, help="video id (default: the first video with a file)")
+    p.add_argument("--frames", type=_frame_list, default=None, help="frames to show, e.g. 0,10,20")
+    p.add_argument(
+        "--num-frames", type=int, default=8, help="evenly spaced frames when --frames is not given"
+    )
+    p.add_argument("--columns", type=int, default=4, help="tiles per row")
+    p.add_argument("--tile-width", type=int, default=None, help="tile width in pixels")
+    p.add_argument("--out", required=True, help="PNG to write")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    dataset = load_dataset(
+        args.format,
+        args.annotations,
+        videos=args.videos,
+        split=args.split,
+        split_file=args.split_file,
+    )
+    if args.video is None:
+        with_file = [v for v in dataset if v.path is not None and dataset.video_path(v).exists()]
+        if not with_file:
+            raise ConfigError("no video of the dataset has a file; give --videos, or --video ID")
+        video = with_file[0]
+    elif args.video not in dataset:
+        near = [i for i in dataset.video_ids if args.video.lower() in i.lower()][:5]
+        raise ConfigError(
+            f"no video {args.video!r} in the dataset" + (f"; did you mean {near}?" if near else "")
+        )
+    else:
+        video = dataset[args.video]
+    sheet = contact_sheet(
+        dataset,
+        video,
+        frames=args.frames,
+        num_frames=args.num_frames,
+        columns=args.columns,
+        tile_width=args.tile_width,
+    )
+    path = save_png(sheet, args.out)
+    print(f"wrote {path} ({sheet.shape[1]}x{sheet.shape[0]}) for {video.video_id}")
+    return 0
