@@ -115,8 +115,11 @@ class DISFlow:
         Returns:
             ndarray[B, h, w, 2] float32 ``(dx, dy)``.
         """
-        dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset])
-        out = [dis.calc(a, b, None) for a, b in zip(_gray(first), _gray(second), strict=True)]
+        dis = cv2.DISOpticalFlow.create(_DIS_PRESETS[self.preset])
+        out = [
+            dis.calc(a, b, np.zeros((*a.shape, 2), np.float32))  # output buffer (not read)
+            for a, b in zip(_gray(first), _gray(second), strict=True)
+        ]
         return np.stack(out).astype(np.float32, copy=False)
 
 
@@ -162,7 +165,7 @@ class FarnebackFlow:
             cv2.calcOpticalFlowFarneback(
                 a,
                 b,
-                None,
+                np.zeros((*a.shape, 2), np.float32),  # output buffer (flags=0: not read)
                 self.pyr_scale,
                 self.levels,
                 self.winsize,
@@ -182,7 +185,8 @@ class RAFTFlow:
     torch and torchvision are imported only when the model is first used. Weights are read
     from a local file (a state dict saved with ``torch.save(model.state_dict(), path)``, e.g.
     the torchvision ``Raft_Small_Weights`` checkpoint fetched beforehand); nothing is
-    downloaded. Frames are padded to a multiple of 8 and the flow cropped back.
+    downloaded. Frames are padded (edge values) to sides that are multiples of 8 and at least
+    128, as RAFT requires, and the flow is cropped back.
 
     Args:
         weights: path of the state-dict file for ``model``.
@@ -248,13 +252,16 @@ class RAFTFlow:
 
         net = self._load()
         _, h, w, _ = first.shape
-        pad_h, pad_w = (-h) % 8, (-w) % 8
+        # RAFT wants sides that are multiples of 8 and at least 128 (its correlation pyramid)
+        pad_h, pad_w = max(128 - h, (-h) % 8), max(128 - w, (-w) % 8)
         out = []
         with torch.inference_mode():
             for start in range(0, len(first), self.batch_size):
                 pair = []
                 for images in (first, second):
-                    x = torch.from_numpy(np.ascontiguousarray(images[start : start + self.batch_size]))
+                    x = torch.from_numpy(
+                        np.ascontiguousarray(images[start : start + self.batch_size])
+                    )
                     x = x.to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1.0  # [B, 3, h, w]
                     pair.append(F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"))
                 flow = net(pair[0], pair[1], num_flow_updates=self.num_flow_updates)[-1]
@@ -346,6 +353,10 @@ def _check_scale(scale: float) -> float:
     return float(scale)
 
 
+def _video_shape(frames: np.ndarray) -> tuple[int, int, int]:
+    return int(frames.shape[0]), int(frames.shape[1]), int(frames.shape[2])
+
+
 def _grid_size(height: int, width: int, scale: float) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
@@ -374,8 +385,13 @@ def _flow_pairs(
             small[t] = _resize(frames[t], grid)
         first = np.stack([small[t] for t in chunk])  # [B, h, w, 3]
         second = np.stack([small[t + 1] for t in chunk])
-        fwd = method(first, second) * to_frame  # [B, h, w, 2]
-        bwd = method(second, first) * to_frame
+        fwd = np.asarray(method(first, second)) * to_frame  # [B, h, w, 2]
+        bwd = np.asarray(method(second, first)) * to_frame
+        if fwd.shape != (len(chunk), *grid, 2) or bwd.shape != fwd.shape:
+            raise TrackingError(
+                f"flow method {method.tag!r} returned {fwd.shape} and {bwd.shape}, "
+                f"expected [B, h, w, 2] = {(len(chunk), *grid, 2)}"
+            )
         yield from zip(chunk, fwd, bwd, strict=True)
         for t in [t for t in small if t <= chunk[-1]]:
             del small[t]
@@ -456,7 +472,9 @@ class FlowCache:
         self.root = Path(root)
         self.computed_pairs = 0
 
-    def folder(self, video_key: str, *, method: str | FlowMethod = "dis", scale: float = 1.0) -> Path:
+    def folder(
+        self, video_key: str, *, method: str | FlowMethod = "dis", scale: float = 1.0
+    ) -> Path:
         """The folder holding the flow of ``video_key`` for one method and scale.
 
         Args:
@@ -489,7 +507,8 @@ class FlowCache:
             video_key: names the video in the cache.
             frames (ndarray[T, H, W, 3] | Callable[[], ndarray[T, H, W, 3]]): uint8 RGB frames,
                 or a function that loads them; it is called only when a pair must be computed
-                or the cache has no record of the video's size.
+                or the cache has no record of the video's size. Frames whose ``(T, H, W)``
+                differ from the cached record replace it: the video's flow is recomputed.
             method: ``"dis"``, ``"farneback"`` or a :class:`FlowMethod` (:class:`RAFTFlow`).
             scale: compute at this fraction of the frame size (see the module docstring).
             dtype: dtype of the returned arrays (float32; float16 halves the memory).
@@ -505,38 +524,35 @@ class FlowCache:
         folder = self.folder(video_key, method=flow_method, scale=scale)
         given = None if callable(frames) else _check_frames(frames)
         meta = self._read_meta(folder)
-        if given is not None and meta != (given.shape[0], *given.shape[1:3]):
+        if given is not None and meta != _video_shape(given):
             meta = None
-        if meta is None:
-            given = _check_frames(frames() if given is None else given)  # type: ignore[operator]
-            meta = (given.shape[0], *given.shape[1:3])
-            self._write_meta(folder, meta)
-            stale = True
-        else:
-            stale = False
+        pairs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        missing: list[int] = []
+        if meta is not None:
+            grid = _grid_size(meta[1], meta[2], scale)
+            for t in range(meta[0] - 1):
+                pair = self._read_pair(folder / f"pair_{t:06d}.npz", grid)
+                if pair is None:
+                    missing.append(t)
+                else:
+                    pairs[t] = pair
+        if meta is None or missing:
+            if given is None:
+                given = _check_frames(frames(), "frames()")  # type: ignore[operator]
+            if meta != _video_shape(given):  # unknown or stale: start this video over
+                meta = _video_shape(given)
+                self._write_meta(folder, meta)
+                pairs, missing = {}, list(range(meta[0] - 1))
+            for t, f, b in _flow_pairs(given, missing, flow_method, scale):
+                self._write_pair(folder / f"pair_{t:06d}.npz", f, b)
+                pairs[t] = (f, b)
+                self.computed_pairs += 1
         num_frames, height, width = meta
         grid = _grid_size(height, width, scale)
         fwd = np.zeros((num_frames - 1, *grid, 2), dtype=dtype)
         bwd = np.zeros_like(fwd)
-        missing = []
-        for t in range(num_frames - 1):
-            pair = None if stale else self._read_pair(folder / f"pair_{t:06d}.npz", grid)
-            if pair is None:
-                missing.append(t)
-            else:
-                fwd[t], bwd[t] = pair
-        if missing:
-            if given is None:
-                given = _check_frames(frames(), "frames()")  # type: ignore[operator]
-                if (given.shape[0], *given.shape[1:3]) != meta:
-                    raise TrackingError(
-                        f"frames() returned shape {given.shape}, but the cache of {video_key!r}"
-                        f" records (T, H, W) = {meta}"
-                    )
-            for t, f, b in _flow_pairs(given, missing, flow_method, scale):
-                self._write_pair(folder / f"pair_{t:06d}.npz", f, b)
-                fwd[t], bwd[t] = f, b
-                self.computed_pairs += 1
+        for t, (f, b) in pairs.items():
+            fwd[t], bwd[t] = f, b
         return Flows(forward=fwd, backward=bwd, frame_size=(height, width))
 
     @staticmethod

@@ -1,0 +1,134 @@
+"""Training the frame detector on the labeled frames of a pool, and batched inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vidal.data.annotations import Tube, VideoAnnotation, VideoDataset
+from vidal.errors import VidalError
+from vidal.models.detector import build_detector
+from vidal.pool import LabelPool
+from vidal.train.detection import LabeledFrames, detect_frames, detect_video, train_detector
+
+H, W, T = 48, 64, 6
+# tiny sizes and RPN/RoI samples so a step takes about a second on one CPU thread
+TINY = dict(
+    min_size=64,
+    max_size=96,
+    rpn_pre_nms_top_n_train=200,
+    rpn_post_nms_top_n_train=100,
+    rpn_pre_nms_top_n_test=100,
+    rpn_post_nms_top_n_test=50,
+    rpn_batch_size_per_image=64,
+    box_batch_size_per_image=32,
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The CPUs are shared: one thread avoids oversubscription."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def videos() -> tuple[VideoDataset, dict[str, np.ndarray]]:
+    """A red square moving right (class 0), a green one (class 1), and an empty video."""
+    frames, annotations = {}, []
+    for v, (color, label) in enumerate([((255, 0, 0), 0), ((0, 255, 0), 1)]):
+        imgs = np.full((T, H, W, 3), 40, np.uint8)
+        boxes = []
+        for t in range(T):
+            x1, y1 = 4 + 4 * t, 8 + 4 * v
+            imgs[t, y1 : y1 + 24, x1 : x1 + 24] = color
+            boxes.append([x1, y1, x1 + 24, y1 + 24])
+        frames[f"v{v}"] = imgs
+        annotations.append(
+            VideoAnnotation(
+                f"v{v}", T, W, H, tubes=[Tube(0, label, 0, np.array(boxes, np.float32))]
+            )
+        )
+    frames["empty"] = np.full((T, H, W, 3), 40, np.uint8)
+    annotations.append(VideoAnnotation("empty", T, W, H))
+    return VideoDataset(["red", "green"], annotations), frames
+
+
+def _reader(frames):
+    return lambda vid, ts: frames[vid][list(ts)]
+
+
+def test_labeled_frames_dataset(videos):
+    dataset, frames = videos
+    pool = LabelPool.from_dataset(dataset)
+    pool.add_frames("v1", [3, 1])
+    pool.add_frames("empty", [0])
+    items = LabeledFrames(dataset, pool, _reader(frames))
+    assert items.items == [("v1", 1), ("v1", 3), ("empty", 0)]
+    image, target = items[0]
+    assert image.shape == (3, H, W) and image.dtype == torch.float32 and float(image.max()) == 1.0
+    assert target["labels"].tolist() == [2]  # dataset class 1 -> detector label 2
+    assert target["boxes"].tolist() == [[8.0, 12.0, 32.0, 36.0]]
+    _, empty = items[2]
+    assert empty["boxes"].shape == (0, 4) and empty["labels"].shape == (0,)
+    bad = LabeledFrames(dataset, pool, lambda vid, ts: frames[vid][list(ts)][..., :2])
+    with pytest.raises(VidalError, match=r"\[1, H, W, 3\]"):
+        bad[0]
+
+
+def test_training_lowers_the_loss_and_is_reproducible(videos):
+    dataset, frames = videos
+    pool = LabelPool.from_dataset(dataset)
+    pool.add_frames("v0", [2])
+    pool.add_frames("empty", [3])  # a negative frame
+    torch.manual_seed(0)
+    model = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    options = dict(
+        read_frames=_reader(frames), lr=0.01, batch_size=2, hflip=0.0, seed=0, progress=False
+    )
+    losses = train_detector(model, dataset, pool, steps=6, lr_drops=(), **options)
+    assert len(losses) == 6 and all(np.isfinite(losses))
+    assert np.mean(losses[-2:]) < np.mean(losses[:2]), losses
+    assert not model.training
+    # same seed, same start: same losses; the caller's random state is untouched
+    model.load_state_dict(start)
+    state = torch.random.get_rng_state()
+    again = train_detector(model, dataset, pool, steps=2, lr_drops=(), **options)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    np.testing.assert_allclose(again, losses[:2], rtol=1e-5)
+
+
+def test_training_needs_labels_and_one_length(videos):
+    dataset, frames = videos
+    model = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)
+    pool = LabelPool.from_dataset(dataset)
+    with pytest.raises(VidalError, match="no labeled frames"):
+        train_detector(model, dataset, pool, read_frames=_reader(frames), steps=1, progress=False)
+    pool.add_frames("v0", [0])
+    with pytest.raises(VidalError, match="epochs or steps"):
+        train_detector(model, dataset, pool, read_frames=_reader(frames), steps=1, epochs=1)
+
+
+def test_detect_frames_and_video(videos):
+    dataset, frames = videos
+    torch.manual_seed(0)
+    model = build_detector(2, backbone="mobilenet_v3_fpn", score_thresh=0.0, **TINY)
+    dets = detect_frames(model, frames["v0"][:3], batch_size=2)
+    assert len(dets) == 3 and not model.training
+    for d in dets:
+        n = len(d["scores"])
+        assert n > 0
+        assert d["boxes"].shape == (n, 4) and d["probs"].shape == (n, 3)
+        assert d["labels"].dtype == np.int64 and set(d["labels"]) <= {0, 1}  # dataset classes
+        np.testing.assert_array_equal(d["probs"][np.arange(n), d["labels"] + 1], d["scores"])
+    by_video = detect_video(model, _reader(frames), "v0", [2, 0], batch_size=1)
+    expected = detect_frames(model, frames["v0"][[2, 0]], batch_size=1)
+    for got, want in zip(by_video, expected, strict=True):
+        for key in ("boxes", "labels", "scores", "probs"):
+            np.testing.assert_array_equal(got[key], want[key])
+    with pytest.raises(VidalError, match=r"frames\[0\]"):
+        detect_frames(model, [np.zeros((H, W), np.uint8)])

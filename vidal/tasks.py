@@ -1,0 +1,213 @@
+"""Model families the active-learning loop drives: spatio-temporal action detection.
+
+A task builds, trains, scores and evaluates one kind of model (see :class:`vidal.loop.Task`).
+:class:`ActionTask` is the capsule action detector of Active Sparse Labeling (NeurIPS 2022)
+and CLAUS (CVPR 2023), scored by MC-dropout pixel uncertainty and evaluated by localization
+accuracy; the detection task lives in :mod:`vidal.detection_task`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from vidal.data.annotations import VideoDataset
+from vidal.data.store import FrameStore
+from vidal.errors import DecodeError
+from vidal.metrics.localization import LocalizationAccumulator
+from vidal.models.action import ActionDetectorConfig
+from vidal.pool import LabelPool
+from vidal.scoring.scorers import get_scorer
+from vidal.scoring.stream import loader_clips, score_dataset
+from vidal.select.base import FrameScores
+from vidal.train.action import (
+    ActionModel,
+    ActionTrainConfig,
+    clip_to_tensor,
+    load_action_checkpoint,
+    save_action_checkpoint,
+    train_action_model,
+)
+
+__all__ = ["ActionTask", "predict_video", "clip_windows"]
+
+
+def clip_windows(num_frames: int, clip_len: int) -> list[int]:
+    """Starts of non-overlapping clips covering ``0 .. num_frames - 1``, the last one aligned
+    to the end (it overlaps its neighbour when ``num_frames`` is not a multiple)."""
+    if num_frames <= clip_len:
+        return [0]
+    starts = list(range(0, num_frames - clip_len + 1, clip_len))
+    if starts[-1] + clip_len < num_frames:
+        starts.append(num_frames - clip_len)
+    return starts
+
+
+@torch.no_grad()
+def predict_video(
+    model: ActionModel, frames: np.ndarray, *, clip_len: int, device: torch.device, batch_size: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground probabilities of a whole video, clip by clip, and its mean class scores.
+
+    Args:
+        model: the detector (run in eval mode: no dropout).
+        frames (ndarray[T, H, W, 3]): uint8 RGB frames at the model's input size.
+        clip_len: frames per clip.
+        device: where the model runs.
+        batch_size: clips per forward pass.
+
+    Returns:
+        ``probs (ndarray[T, H, W])`` float32 and ``class_scores (ndarray[K])``.
+    """
+    model.eval().to(device)
+    n = len(frames)
+    starts = clip_windows(n, clip_len)
+    probs = np.zeros((n, *frames.shape[1:3]), dtype=np.float32)
+    counts = np.zeros(n, dtype=np.float32)
+    class_scores = []
+    for b in range(0, len(starts), batch_size):
+        chunk = starts[b : b + batch_size]
+        idx = [np.arange(s, s + clip_len).clip(max=n - 1) for s in chunk]
+        clips = torch.stack([clip_to_tensor(frames[i]) for i in idx]).to(device)
+        out = model.detector(clips)
+        p = torch.sigmoid(out.logits).float().cpu().numpy()  # [B, L, H, W]
+        for i, pi in zip(idx, p, strict=True):
+            np.add.at(probs, i, pi)
+            np.add.at(counts, i, 1.0)
+        class_scores.append(out.class_scores.float().cpu().numpy())
+    probs /= np.maximum(counts, 1)[:, None, None]
+    return probs, np.concatenate(class_scores).mean(axis=0)
+
+
+class ActionTask:
+    """Spatio-temporal action detection with the capsule detector.
+
+    Args:
+        train_set: videos to select from and train on (ground truth read only where labeled).
+        test_set: videos to evaluate on.
+        model_config: the detector's settings (``num_classes`` must match the dataset).
+        train_config: training settings (loss, steps, clip size).
+        scorer: per-frame scorer name (``uncertainty``, ``entropy``, ``bald``).
+        scorer_options: options of the scorer (e.g. ``tau`` of non-activity suppression).
+        passes: MC-dropout passes R.
+        score_stride: frames between scoring clips (overlapping clips are averaged).
+        device: where everything runs.
+        i3d_weights: local pytorch-i3d checkpoint to initialise the encoder with.
+        taus: localization thresholds to report.
+        progress: show progress bars.
+    """
+
+    def __init__(
+        self,
+        train_set: VideoDataset,
+        test_set: VideoDataset,
+        *,
+        model_config: ActionDetectorConfig,
+        train_config: ActionTrainConfig = ActionTrainConfig(),
+        scorer: str = "uncertainty",
+        scorer_options: dict | None = None,
+        passes: int = 8,
+        score_stride: int = 4,
+        device: torch.device | str = "cpu",
+        i3d_weights: str | None = None,
+        taus: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5),
+        progress: bool = True,
+    ) -> None:
+        self.train_set, self.test_set = train_set, test_set
+        self.model_config = model_config
+        self.train_config = train_config
+        self.scorer = get_scorer(scorer, **(scorer_options or {}))
+        self.passes, self.score_stride = passes, score_stride
+        self.device = torch.device(device)
+        self.i3d_weights = i3d_weights
+        self.taus = taus
+        self.progress = progress
+        self.primary_metric = "frame_loc@0.5" if 0.5 in taus else f"frame_loc@{taus[-1]}"
+        self.train_store = FrameStore(train_set, size=train_config.size)
+        self.test_store = FrameStore(test_set, size=train_config.size)
+
+    # ------------------------------------------------------------------ models
+    def build_model(self, *, seed: int) -> ActionModel:
+        torch.manual_seed(seed)
+        model = ActionModel(self.model_config)
+        if self.i3d_weights:
+            from vidal.models.i3d import load_i3d_weights
+
+            load_i3d_weights(model.detector.encoder, self.i3d_weights)
+        return model.to(self.device)
+
+    def save_checkpoint(self, model: ActionModel, path: Path) -> None:
+        save_action_checkpoint(model, path)
+
+    def load_checkpoint(self, path: Path) -> ActionModel:
+        return load_action_checkpoint(path, num_classes=self.model_config.num_classes).to(self.device)
+
+    # ------------------------------------------------------------------ cycle steps
+    def train(self, model: ActionModel, pool: LabelPool, *, seed: int) -> dict:
+        self._skip_undecodable(pool)
+        return train_action_model(
+            model,
+            self.train_set,
+            pool,
+            self.train_store,
+            self.train_config,
+            device=self.device,
+            seed=seed,
+            progress=self.progress,
+        )
+
+    def _skip_undecodable(self, pool: LabelPool) -> None:
+        """Decode every labeled video once; a corrupt one is skipped with a warning naming it."""
+        for vid in pool.videos_with_labels():
+            try:
+                self.train_store.frames(vid)
+            except DecodeError as e:
+                warnings.warn(f"skipping video {vid}: {e}", stacklevel=2)
+
+    def score(self, model: ActionModel, pool: LabelPool, *, seed: int) -> FrameScores:
+        torch.manual_seed(seed)
+        todo = {v: n for v, n in pool.num_frames.items() if not pool.mask(v).all()}
+
+        def load(video_id: str) -> torch.Tensor:
+            return clip_to_tensor(self.train_store.frames(video_id))
+
+        videos = loader_clips(todo, load, clip_len=self.train_config.clip_len, stride=self.score_stride)
+        scores = score_dataset(
+            model.detector,
+            videos,
+            passes=self.passes,
+            scorer=self.scorer,
+            device=self.device,
+            batch_size=8,
+            progress=self.progress,
+        )
+        if model.clusters_initialised:
+            scores.centers = model.clustering.centers.detach().cpu().numpy().astype(np.float64)
+        return scores
+
+    def evaluate(self, model: ActionModel) -> dict:
+        acc = LocalizationAccumulator(self.model_config.num_classes, taus=self.taus, use_masks=False)
+        correct, total = 0, 0
+        for video in tqdm(self.test_set, desc="evaluate", disable=not self.progress, leave=False):
+            try:
+                frames = self.test_store.frames(video.video_id)
+            except DecodeError as e:
+                warnings.warn(f"skipping test video {video.video_id}: {e}", stacklevel=2)
+                continue
+            probs, class_scores = predict_video(
+                model, frames, clip_len=self.train_config.clip_len, device=self.device
+            )
+            acc.update(probs, video)
+            if video.label is not None:
+                correct += int(np.argmax(class_scores) == video.label)
+                total += 1
+        result = acc.compute()
+        out = {f"frame_loc@{t:g}": result["frame"][t] for t in self.taus}
+        out |= {f"video_loc@{t:g}": result["video"][t] for t in self.taus}
+        out["mean_frame_iou"] = result["mean_frame_iou"]
+        out["classification_accuracy"] = correct / total if total else None
+        return out

@@ -1,0 +1,1 @@
+"""Training loops for vidal's detectors on sparse frame labels, on CPU or CUDA."""

@@ -1,0 +1,344 @@
+"""Training the capsule action detector from sparse frame labels.
+
+A clip sampler draws clips from the videos that have labeled frames, with per-frame label
+masks and pseudo-labels (boxes interpolated between labeled frames, held constant outside
+them; Rana & Rawat, NeurIPS 2022, Sec. 3.2). The localization loss is chosen by name
+(``masking``, ``interpolation``, ``mgw``, ``stew``); classification uses the capsule margin
+loss and, for CLAUS, the deep-clustering loss (CVPR 2023, Eq. 3) on the latent features.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+import losses
+from vidal.data.annotations import VideoAnnotation, VideoDataset
+from vidal.data.store import FrameStore
+from vidal.errors import ConfigError, VidalError
+from vidal.models.action import ActionDetector, ActionDetectorConfig
+from vidal.pool import LabelPool
+
+__all__ = [
+    "LOCALIZATION_LOSSES",
+    "ActionModel",
+    "ActionTrainConfig",
+    "SparseClipSampler",
+    "clip_to_tensor",
+    "train_action_model",
+    "save_action_checkpoint",
+    "load_action_checkpoint",
+]
+
+
+def _masking(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
+    return losses.masking_loss(logits, target, labeled)
+
+
+def _interpolation(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
+    return losses.interpolation_loss(logits, target)
+
+
+def _mgw(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
+    return losses.mgw_loss(logits, target, labeled, sigma=cfg.sigma)
+
+
+def _stew(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
+    return losses.stew_loss(logits, target, labeled, window=cfg.stew_window, sigma=cfg.sigma)
+
+
+# loss name -> fn(logits [B,T,H,W], pseudo target [B,T,H,W], labeled [B,T], config) -> scalar
+LOCALIZATION_LOSSES: dict[str, Callable[..., Tensor]] = {
+    "masking": _masking,
+    "interpolation": _interpolation,
+    "mgw": _mgw,
+    "stew": _stew,
+}
+
+
+@dataclass(frozen=True)
+class ActionTrainConfig:
+    """How to train the action detector on the labeled frames of a pool.
+
+    Args:
+        loss: localization loss, one of :data:`LOCALIZATION_LOSSES`.
+        steps: optimisation steps.
+        batch_size: clips per step.
+        lr: Adam learning rate (5e-4 as in the papers).
+        sigma: MGW / STeW Gaussian width in frames (1.3).
+        stew_window: STeW consistency half-window in frames.
+        cls_weight: weight of the margin loss.
+        cluster_weight: weight of the deep-clustering loss (0 disables it).
+        clip_len: frames per clip (a multiple of 4).
+        size: model input ``(height, width)`` (multiples of 16).
+    """
+
+    loss: str = "mgw"
+    steps: int = 150
+    batch_size: int = 8
+    lr: float = 5e-4
+    sigma: float = 1.3
+    stew_window: int = 2
+    cls_weight: float = 1.0
+    cluster_weight: float = 0.0
+    clip_len: int = 8
+    size: tuple[int, int] = (64, 64)
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOCALIZATION_LOSSES:
+            raise ConfigError(f"unknown loss {self.loss!r}; known losses: {sorted(LOCALIZATION_LOSSES)}")
+        if self.steps < 0 or self.batch_size < 1:
+            raise ConfigError(f"steps={self.steps} must be >= 0 and batch_size={self.batch_size} >= 1")
+
+
+class ActionModel(nn.Module):
+    """The detector and, for CLAUS, the deep-clustering head on its latent features.
+
+    Args:
+        config: the detector's settings.
+        num_clusters: clusters of the clustering head (CLAUS: K = 5).
+    """
+
+    def __init__(self, config: ActionDetectorConfig, *, num_clusters: int = 5) -> None:
+        super().__init__()
+        self.detector = ActionDetector(config)
+        self.clustering = losses.DeepClustering(self.detector.feature_dim, num_clusters=num_clusters)
+        self.clusters_initialised = False
+
+    @property
+    def config(self) -> ActionDetectorConfig:
+        return self.detector.config
+
+
+def clip_to_tensor(frames: np.ndarray) -> Tensor:
+    """uint8 RGB ``ndarray[T, H, W, 3]`` -> float ``Tensor[3, T, H, W]`` in ``[-1, 1]``."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).float()
+    return x / 127.5 - 1.0
+
+
+def _video_class(video: VideoAnnotation) -> int:
+    if video.label is not None:
+        return int(video.label)
+    return int(video.tubes[0].label) if video.tubes else -1
+
+
+class SparseClipSampler:
+    """Draws training clips with ground truth on labeled frames and pseudo-labels elsewhere.
+
+    A clip is drawn by picking a labeled frame uniformly over all labeled frames of the pool,
+    then a clip start uniformly among the windows that contain it, so every clip holds at
+    least one real label.
+
+    Per tube, boxes are interpolated between the labeled frames where the tube is present
+    and held constant before the first and after the last of them, but never across a
+    labeled frame where the tube is absent (the annotator said it is not there).
+
+    Args:
+        dataset: ground truth (read only on labeled frames).
+        pool: which frames are labeled.
+        store: decoded frames at the model's input size.
+        clip_len: frames per clip.
+        seed: seed of the sampler's generator.
+    """
+
+    def __init__(
+        self, dataset: VideoDataset, pool: LabelPool, store: FrameStore, *, clip_len: int, seed: int
+    ) -> None:
+        self.dataset, self.pool, self.store, self.clip_len = dataset, pool, store, clip_len
+        self.rng = np.random.default_rng(seed)
+        self.videos = [v for v in pool.videos_with_labels() if v not in store.failed]
+        if not self.videos:
+            raise VidalError("no labeled frames to train on (the pool is empty)")
+        counts = np.array([len(pool.labeled_frames(v)) for v in self.videos], dtype=np.float64)
+        self.weights = counts / counts.sum()
+        self._pseudo: dict[str, np.ndarray] = {}
+
+    def pseudo_boxes(self, video_id: str) -> np.ndarray:
+        """float32 ``ndarray[T, N, 4]`` pseudo boxes of the N tubes (NaN where undefined)."""
+        if video_id in self._pseudo:
+            return self._pseudo[video_id]
+        video = self.dataset[video_id]
+        labeled = self.pool.mask(video_id)
+        n = video.num_frames
+        out = np.full((n, len(video.tubes), 4), np.nan, dtype=np.float32)
+        lab_idx = np.flatnonzero(labeled)
+        for i, tube in enumerate(video.tubes):
+            present = np.zeros(n, dtype=bool)
+            present[tube.first_frame : tube.last_frame + 1] = True
+            seen = labeled & present
+            if not seen.any():
+                continue
+            boxes = np.full((n, 4), np.nan, dtype=np.float32)
+            boxes[tube.frames] = tube.boxes
+            full = losses.interpolate_boxes(torch.from_numpy(boxes), torch.from_numpy(seen)).numpy()
+            absent = lab_idx[~present[lab_idx]]
+            seen_idx = np.flatnonzero(seen)
+            lo = absent[absent < seen_idx[0]].max() + 1 if (absent < seen_idx[0]).any() else 0
+            hi = absent[absent > seen_idx[-1]].min() if (absent > seen_idx[-1]).any() else n
+            out[lo:hi, i] = full[lo:hi]
+        self._pseudo[video_id] = out
+        return out
+
+    def targets(self, video_id: str, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pseudo-label maps ``float32 [L, h, w]`` and the labeled mask ``bool [L]`` of ``frames``."""
+        video = self.dataset[video_id]
+        h, w = self.store.size or (video.height, video.width)
+        scale = np.array([w / video.width, h / video.height] * 2, dtype=np.float32)
+        boxes = self.pseudo_boxes(video_id)[frames] * scale  # [L, N, 4]
+        masks = losses.boxes_to_masks(torch.from_numpy(boxes), h, w)  # [L, N, h, w]; NaN -> empty
+        return masks.any(dim=1).numpy().astype(np.float32), self.pool.mask(video_id)[frames].copy()
+
+    def sample(self, batch_size: int) -> dict[str, Tensor]:
+        """A batch: ``clip [B, 3, T, H, W]``, ``target [B, T, H, W]``, ``labeled [B, T]``, ``label [B]``."""
+        clips, targets, labeled, labels = [], [], [], []
+        for _ in range(batch_size):
+            vid = self.videos[self.rng.choice(len(self.videos), p=self.weights)]
+            n = self.pool.num_frames[vid]
+            t = int(self.rng.choice(self.pool.labeled_frames(vid)))
+            length = min(self.clip_len, n)
+            start = int(self.rng.integers(max(0, t - length + 1), min(t, n - length) + 1))
+            frames = np.arange(start, start + self.clip_len).clip(max=n - 1)  # short videos repeat the end
+            target, lab = self.targets(vid, frames)
+            clips.append(clip_to_tensor(self.store.get(vid, frames)))
+            targets.append(torch.from_numpy(target))
+            labeled.append(torch.from_numpy(lab))
+            labels.append(_video_class(self.dataset[vid]))
+        return {
+            "clip": torch.stack(clips),
+            "target": torch.stack(targets),
+            "labeled": torch.stack(labeled),
+            "label": torch.tensor(labels, dtype=torch.long),
+        }
+
+
+def train_action_model(
+    model: ActionModel,
+    dataset: VideoDataset,
+    pool: LabelPool,
+    store: FrameStore,
+    config: ActionTrainConfig,
+    *,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Train ``model`` in place on the labeled frames of ``pool``.
+
+    Args:
+        model: the detector (fine-tuned from whatever weights it has).
+        dataset: ground truth, read only where ``pool`` says a frame is labeled.
+        pool: the label pool.
+        store: decoded frames at ``config.size``.
+        config: the training settings.
+        device: where to train.
+        seed: seeds the clip sampler and torch.
+        progress: show a tqdm bar.
+
+    Returns:
+        ``{"loss": final smoothed loss, "localization": ..., "classification": ..., "steps": n}``.
+    """
+    torch.manual_seed(seed)
+    device = torch.device(device)
+    model.to(device).train()
+    sampler = SparseClipSampler(dataset, pool, store, clip_len=config.clip_len, seed=seed)
+    loc_loss = LOCALIZATION_LOSSES[config.loss]
+    optimiser = torch.optim.Adam(model.detector.parameters(), lr=config.lr)
+    use_clusters = config.cluster_weight > 0
+    if use_clusters and not model.clusters_initialised:
+        _init_clusters(model, sampler, device)
+    smoothed: dict[str, float] = {}
+    bar = tqdm(range(config.steps), desc=f"train ({config.loss})", disable=not progress, leave=False)
+    for _ in bar:
+        batch = {k: v.to(device) for k, v in sampler.sample(config.batch_size).items()}
+        known = batch["label"] >= 0
+        out = model.detector(batch["clip"], labels=torch.where(known, batch["label"], 0))
+        loss_loc = loc_loss(out.logits, batch["target"], batch["labeled"], config)
+        loss_cls = (
+            losses.margin_loss(out.class_scores[known], batch["label"][known])
+            if known.any()
+            else out.class_scores.sum() * 0
+        )
+        loss = loss_loc + config.cls_weight * loss_cls
+        if use_clusters:
+            loss = loss + config.cluster_weight * model.clustering(out.features)
+        if not torch.isfinite(loss):
+            raise VidalError(f"training diverged: loss is {loss.item()} (try a lower lr than {config.lr})")
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if use_clusters:
+            with torch.no_grad():
+                model.clustering.update_centers(out.features.detach())
+        for name, value in (("loss", loss), ("localization", loss_loc), ("classification", loss_cls)):
+            v = float(value.detach())
+            smoothed[name] = v if name not in smoothed else 0.9 * smoothed[name] + 0.1 * v
+        bar.set_postfix(loss=f"{smoothed['loss']:.4f}")
+    model.eval()
+    return {**{k: round(v, 5) for k, v in smoothed.items()}, "steps": config.steps}
+
+
+@torch.no_grad()
+def _init_clusters(model: ActionModel, sampler: SparseClipSampler, device: torch.device) -> None:
+    """k-means initialisation of the cluster centers from labeled clips (CLAUS supplement)."""
+    model.eval()
+    feats = []
+    for _ in range(max(1, 64 // 8)):
+        batch = sampler.sample(8)
+        feats.append(model.detector(batch["clip"].to(device)).features)
+    features = torch.cat(feats)
+    if len(features) >= model.clustering.num_clusters:
+        model.clustering.init_kmeans(features, seed=int(sampler.rng.integers(1 << 31)))
+        model.clusters_initialised = True
+    model.train()
+
+
+def save_action_checkpoint(model: ActionModel, path: str | os.PathLike, *, extra: dict | None = None) -> Path:
+    """Save weights and config so :func:`load_action_checkpoint` rebuilds the model (atomic)."""
+    from vidal._io import atomic_write
+
+    state = {
+        "format": "vidal-action",
+        "config": dataclasses.asdict(model.config),
+        "num_clusters": model.clustering.num_clusters,
+        "clusters_initialised": model.clusters_initialised,
+        "model": model.state_dict(),
+        "extra": extra or {},
+    }
+    return atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_action_checkpoint(
+    path: str | os.PathLike, *, num_classes: int | None = None, map_location: str | torch.device = "cpu"
+) -> ActionModel:
+    """Rebuild an :class:`ActionModel` from a checkpoint (``torch.load(weights_only=True)``).
+
+    Args:
+        path: the checkpoint.
+        num_classes: the class count the caller expects; a checkpoint for another count is
+            refused with an error naming both.
+        map_location: where to load tensors.
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (OSError, RuntimeError, EOFError) as e:
+        raise VidalError(f"{path}: cannot read checkpoint: {e}") from e
+    if not isinstance(state, dict) or state.get("format") != "vidal-action":
+        raise VidalError(f"{path}: not a vidal action-detector checkpoint")
+    config = ActionDetectorConfig(**state["config"])
+    if num_classes is not None and config.num_classes != num_classes:
+        raise VidalError(
+            f"{path}: checkpoint is for num_classes={config.num_classes}, the dataset has {num_classes}"
+        )
+    model = ActionModel(config, num_clusters=int(state["num_clusters"]))
+    model.load_state_dict(state["model"])
+    model.clusters_initialised = bool(state["clusters_initialised"])
+    return model
