@@ -131,6 +131,8 @@ def save_scores(path: Path, scores: FrameScores) -> None:
         arrays |= {f"extra/{name}/{k}": np.asarray(v) for k, v in per_video.items()}
     if scores.centers is not None:
         arrays["centers"] = np.asarray(scores.centers)
+    if scores.skipped:
+        arrays["skipped"] = np.asarray([json.dumps(scores.skipped)])
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
@@ -153,6 +155,8 @@ def load_scores(path: Path) -> FrameScores:
                 out.extra.setdefault(name, {})[vid] = z[key]
             elif kind == "centers":
                 out.centers = z[key]
+            elif kind == "skipped":
+                out.skipped = json.loads(str(z[key][0]))
     return out
 
 
@@ -284,7 +288,12 @@ class ActiveLoop:
                 scores = self.task.score(model, self.pool, seed=self.seed * 1000 + k)
                 save_scores(scores_path, scores)
             budget = self.budget.for_pool(self.pool)
-            selection = self.selector(scores, self.pool, budget, self._rng(k, 1))
+            candidates = self.pool
+            if scores.skipped:
+                for vid, why in scores.skipped.items():
+                    self.log(f"cycle {k}: video {vid} left out of selection: {why}")
+                candidates = self.pool.without(scores.skipped)
+            selection = self.selector(scores, candidates, budget, self._rng(k, 1))
             atomic_write_json(sel_path, selection.to_json())
         cost = self.oracle.label(selection, self.pool)
         self.pool.history.append(

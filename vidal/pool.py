@@ -247,6 +247,15 @@ class LabelPool:
             raise AnnotationError(f"{path}: cannot read label pool: {e}") from e
         return cls.from_state_dict(state)
 
+    def without(self, video_ids: Iterable[str]) -> LabelPool:
+        """A copy of the pool without ``video_ids`` (e.g. videos that could not be decoded)."""
+        drop = set(video_ids)
+        state = self.state_dict()
+        for key in ("num_frames", "labeled", "frame_costs"):
+            state[key] = {k: v for k, v in state[key].items() if k not in drop}
+        state["labeled_videos"] = {k: v for k, v in state["labeled_videos"].items() if k not in drop}
+        return LabelPool.from_state_dict(state)
+
     def copy(self) -> LabelPool:
         return LabelPool.from_state_dict(json.loads(json.dumps(self.state_dict())))
 

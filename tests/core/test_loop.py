@@ -107,3 +107,27 @@ def test_initial_selection_of_a_video_subset():
     sel = initial_selection(pool, 0.1, np.random.default_rng(1), videos_fraction=0.3)
     assert len(sel.videos) == 3 and set(sel.frames) == set(sel.videos)
     assert sel.num_frames == 15
+
+
+class SkippingTask(CountingTask):
+    """Video v2 cannot be decoded: it has no scores and is reported as skipped."""
+
+    def score(self, model, pool, *, seed):
+        scores = super().score(model, pool, seed=seed)
+        del scores.frames["v2"]
+        scores.skipped["v2"] = "v2.mp4: truncated"
+        return scores
+
+
+def test_unscorable_video_is_left_out_of_selection(tmp_path):
+    logs = []
+    ds = _dataset()
+    loop = ActiveLoop(
+        SkippingTask(), top_k, LabelPool.from_dataset(ds), SimulatedOracle(ds), tmp_path / "r",
+        budget=CycleBudget(initial=0.05, step=0.2), cycles=3, seed=0, log=logs.append,
+    )
+    results = loop.run()
+    assert len(results) == 3
+    initial = LabelPool.load(tmp_path / "r/cycle_000/pool.json").labeled_frames("v2")
+    assert loop.pool.labeled_frames("v2").tolist() == initial.tolist()  # nothing new chosen there
+    assert any("v2 left out of selection: v2.mp4: truncated" in m for m in logs)

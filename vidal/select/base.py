@@ -35,12 +35,15 @@ class FrameScores:
             (e.g. ``extra["fp"][video_id]`` estimated false positives per frame).
         centers: optional ``ndarray[K, D]`` cluster centers of the model's clustering head
             (CLAUS uses them to assign videos to clusters; k-means is used when absent).
+        skipped: video id -> why it could not be scored (e.g. an undecodable file); the
+            loop hides these videos from the selector.
     """
 
     frames: dict[str, np.ndarray] = field(default_factory=dict)
     features: dict[str, np.ndarray] = field(default_factory=dict)
     extra: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     centers: np.ndarray | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
 
     def get(self, video_id: str) -> np.ndarray:
         if video_id not in self.frames:

@@ -102,7 +102,10 @@ def temporal_window_mask(labeled: np.ndarray, window: int) -> np.ndarray:
     if window <= 0 or not labeled.any():
         return labeled.copy()
     kernel = np.ones(2 * window + 1, dtype=np.int64)
-    return np.convolve(labeled.astype(np.int64), kernel, mode="same") > 0
+    # "full" then crop: numpy's mode="same" returns max(T, 2k + 1) values when the video is
+    # shorter than the kernel
+    full = np.convolve(labeled.astype(np.int64), kernel, mode="full")
+    return full[window : window + len(labeled)] > 0
 
 
 def per_video_select(

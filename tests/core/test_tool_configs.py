@@ -1,0 +1,24 @@
+"""Every shipped example config loads, names known selectors/losses, and runs on the CPU path."""
+
+from pathlib import Path
+
+import pytest
+
+from vidal.config import load_config
+from vidal.select import SELECTORS, get_selector
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "tools" / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_config_is_valid(path):
+    cfg = load_config(path)
+    assert cfg.select.selector in SELECTORS
+    get_selector(cfg.select.selector, **cfg.select.options)
+    assert cfg.train.loss in {"masking", "interpolation", "mgw", "stew"} or cfg.task == "detection"
+    assert cfg.task in {"action", "detection"}
+
+
+def test_there_are_configs_for_the_papers():
+    names = {p.stem for p in CONFIGS}
+    assert {"ucf101_24_apu", "ucf101_24_claus", "jhmdb21_apu", "jhmdb21_claus"} <= names

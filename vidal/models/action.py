@@ -1,0 +1,462 @@
+"""Capsule action detector: I3D encoder, 2D capsules, and a pixel-wise localization decoder.
+
+The network of Active Sparse Labeling (Rana & Rawat, NeurIPS 2022, Sec. 3.3) and CLAUS (Rana &
+Rawat, CVPR 2023, Sec. 4 and supplement Sec. 7.1, Table 11), a simplified VideoCapsuleNet
+(Duarte et al., NeurIPS 2018):
+
+1. Inception-I3D up to ``Mixed_4f`` (:class:`~vidal.models.i3d.InceptionI3d`), giving
+   ``[B, 832, T/4, H/16, W/16]``; the time axis is average-pooled, as Table 11 has a single
+   time step at ``Mixed_4f``, so the capsules are 2D.
+2. Dropout, then primary capsules (32 types of 4x4 pose + activation: Table 11's 544 = 32 x 17
+   channels), a convolutional capsule layer with one type per class routed by EM (Table 11's
+   408 = 24 x 17 channels for UCF-101-24), and class capsules that pool each type over the
+   grid (``K`` activations: the class scores; :mod:`vidal.models.capsules`).
+3. The latent features for clustering (Table 11's ``Latent_feats``, ``17 K`` values: 408 for
+   ``K = 24``): the class capsules' poses and activations, i.e. the pooled ``Conv_caps``.
+4. The convolutional capsules' poses, masked to the ground-truth class in training and to the
+   predicted class otherwise (Table 11's ``Poses``, ``K x 16`` channels), go through a decoder
+   of 3D transposed convolutions concatenated with skip connections from the encoder, to one
+   foreground logit per input pixel ``[B, T, H, W]``.
+
+Where the dropout sits: both papers add "dropout layers for uncertainty" (ASL Sec. 3.3) and
+enable them at inference for MC-dropout (Gal & Ghahramani 2016; ASL Sec. 4, CLAUS Sec. 4) but
+do not say where. vidal puts every dropout after the encoder, so the encoder is deterministic
+and :meth:`ActionDetector.mc_forward` runs it once per clip: one ``nn.Dropout`` on the pooled
+``Mixed_4f`` features entering the primary capsules (the MC passes then also disagree on the
+class, hence on the mask), and one ``nn.Dropout`` after each skip concatenation of the decoder
+(so the pixel maps vary where the localization is uncertain).
+
+The encoder stride differs from Table 11: vidal keeps the strides of Carreira & Zisserman
+(2017), so an ``8 x 224 x 224`` clip gives ``2 x 14 x 14`` at ``Mixed_4f``, not ``1 x 28 x 28``;
+the capsule layers use ``"same"`` padding and the decoder has one more upsampling stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple, overload
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vidal.errors import ConfigError, VidalError
+from vidal.models.capsules import ClassCapsules, ConvCapsules2d, PrimaryCapsules2d
+from vidal.models.i3d import CheckpointError, InceptionI3d, _check_clip, _state_dict_problems
+
+__all__ = ["ActionDetectorConfig", "ActionOutput", "ActionDetector"]
+
+# encoder endpoints the decoder uses, finest first; their strides are (2,2,2), (2,4,4),
+# (2,8,8) and (4,16,16)
+_SKIPS = ("Conv3d_1a_7x7", "Conv3d_2c_3x3", "Mixed_3c", "Mixed_4f")
+_STRIDE = (4, 16, 16)  # of Mixed_4f: T, H, W of a clip must be multiples of these
+
+
+@dataclass(frozen=True)
+class ActionDetectorConfig:
+    """Settings of :class:`ActionDetector`; store ``dataclasses.asdict(config)`` in a checkpoint.
+
+    Args:
+        num_classes: action classes ``K`` (24 for UCF-101-24, 21 for J-HMDB-21).
+        in_channels: input channels (3 for RGB, as the I3D checkpoints).
+        width: I3D channel multiplier in ``(0, 1]``; only 1.0 can load the public checkpoints.
+        bn_momentum: momentum of the encoder's batch-norm running statistics (0.01 as in
+            pytorch-i3d; 0.1 in the small preset, whose short from-scratch runs otherwise
+            evaluate with stale statistics).
+        primary_capsules: primary capsule types (32 in Table 11).
+        primary_kernel: odd kernel of the primary capsule convolution.
+        capsule_kernel: odd window of the convolutional capsule layer.
+        routing_iterations: EM routing iterations of the convolutional capsule layer.
+        pose_size: side of the capsule pose matrices (4: 16 entries, Table 11).
+        routing_inverse_temperature: ``lambda`` of the EM activation sigmoid.
+        decoder_channels: channels of each decoder stage and skip projection (64 in Table 11).
+        capsule_dropout: dropout probability on the features entering the primary capsules.
+        decoder_dropout: dropout probability after each skip concatenation of the decoder.
+
+    Example:
+        >>> config = ActionDetectorConfig.small(num_classes=5)
+        >>> from dataclasses import asdict
+        >>> ActionDetectorConfig(**asdict(config)) == config
+        True
+    """
+
+    num_classes: int = 24
+    in_channels: int = 3
+    width: float = 1.0
+    bn_momentum: float = 0.01
+    primary_capsules: int = 32
+    primary_kernel: int = 3
+    capsule_kernel: int = 3
+    routing_iterations: int = 3
+    pose_size: int = 4
+    routing_inverse_temperature: float = 1.0
+    decoder_channels: int = 64
+    capsule_dropout: float = 0.5
+    decoder_dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in (
+            "num_classes",
+            "in_channels",
+            "primary_capsules",
+            "routing_iterations",
+            "pose_size",
+            "decoder_channels",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name}={value!r} must be an integer >= 1")
+        for name in ("primary_kernel", "capsule_kernel"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1 or value % 2 == 0:
+                raise ConfigError(f"{name}={value!r} must be a positive odd integer")
+        if not (isinstance(self.width, (int, float)) and 0 < self.width <= 1):
+            raise ConfigError(f"width={self.width!r} must be in (0, 1]")
+        if not (isinstance(self.bn_momentum, (int, float)) and 0 < self.bn_momentum <= 1):
+            raise ConfigError(f"bn_momentum={self.bn_momentum!r} must be in (0, 1]")
+        if not self.routing_inverse_temperature > 0:
+            raise ConfigError(
+                f"routing_inverse_temperature={self.routing_inverse_temperature!r} must be > 0"
+            )
+        for name in ("capsule_dropout", "decoder_dropout"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 <= value < 1):
+                raise ConfigError(f"{name}={value!r} must be in [0, 1)")
+
+    @classmethod
+    def full(cls, *, num_classes: int = 24) -> ActionDetectorConfig:
+        """The papers' size (full-width I3D, 32 primary capsules, 64-channel decoder)."""
+        return cls(num_classes=num_classes)
+
+    @classmethod
+    def small(cls, *, num_classes: int = 24) -> ActionDetectorConfig:
+        """A tiny model for CPU tests and the demo: I3D at 1/8 width, 8 primary capsules."""
+        return cls(
+            num_classes=num_classes,
+            width=1 / 8,
+            bn_momentum=0.1,
+            primary_capsules=8,
+            decoder_channels=8,
+        )
+
+
+class ActionOutput(NamedTuple):
+    """What :meth:`ActionDetector.forward` returns.
+
+    Attributes:
+        logits: foreground logits ``Tensor[B, T, H, W]`` at the clip's full size.
+        class_scores: class capsule activations ``Tensor[B, K]`` in ``(0, 1)`` (for the
+            margin loss).
+        features: latent clip features ``Tensor[B, D]``, ``D = 17 K`` for 4x4 poses (class
+            capsule poses then activations), for the clustering loss.
+    """
+
+    logits: Tensor
+    class_scores: Tensor
+    features: Tensor
+
+
+class _Decoder(nn.Module):
+    """Transposed 3D convolutions from the masked poses back to ``[B, T, H, W]`` logits.
+
+    Stage by stage (``c = channels``), each upsampling followed by ReLU, concatenation with
+    a 1x1x1 projection of an encoder endpoint to ``c`` channels, and dropout::
+
+        poses [K*P, T/4, H/16] -conv3x3x3-> c  ++ Mixed_4f      -> 2c
+        up (2,2,2)            -> c @ T/2, H/8 ++ Mixed_3c      -> 2c
+        up (1,2,2)            -> c @ T/2, H/4 ++ Conv3d_2c_3x3 -> 2c
+        up (1,2,2)            -> c @ T/2, H/2 ++ Conv3d_1a_7x7 -> 2c
+        up (2,2,2)            -> 2c @ T, H    -conv3x3x3-> 1
+    """
+
+    def __init__(
+        self, pose_channels: int, skip_channels: Mapping[str, int], channels: int, dropout: float
+    ) -> None:
+        super().__init__()
+        c = channels
+        self.poses = nn.Conv3d(pose_channels, c, 3, padding=1)
+        self.skips = nn.ModuleDict(
+            {name: nn.Conv3d(skip_channels[name], c, 1) for name in reversed(_SKIPS)}
+        )
+        self.ups = nn.ModuleList(
+            [
+                nn.ConvTranspose3d(2 * c, c, 3, stride=(2, 2, 2), padding=1),
+                nn.ConvTranspose3d(2 * c, c, 3, stride=(1, 2, 2), padding=1),
+                nn.ConvTranspose3d(2 * c, c, 3, stride=(1, 2, 2), padding=1),
+                nn.ConvTranspose3d(2 * c, 2 * c, 3, stride=(2, 2, 2), padding=1),
+            ]
+        )
+        self.dropouts = nn.ModuleList([nn.Dropout(dropout) for _ in _SKIPS])
+        self.out = nn.Conv3d(2 * c, 1, 3, padding=1)
+
+    def forward(self, poses: Tensor, skips: Mapping[str, Tensor], size: Sequence[int]) -> Tensor:
+        coarsest = skips[_SKIPS[-1]]
+        x = poses.unsqueeze(2).expand(-1, -1, coarsest.shape[2], -1, -1)  # [B, K*P, T', h, w]
+        x = F.relu(self.poses(x))
+        for i, name in enumerate(reversed(_SKIPS)):
+            skip = skips[name]
+            if i > 0:
+                x = F.relu(self.ups[i - 1](x, output_size=list(skip.shape[-3:])))
+            x = self.dropouts[i](torch.cat([x, F.relu(self.skips[name](skip))], dim=1))
+        x = F.relu(self.ups[-1](x, output_size=list(size)))  # [B, 2c, T, H, W]
+        return self.out(x).squeeze(1)  # [B, T, H, W]
+
+
+class ActionDetector(nn.Module):
+    """Capsule action detector with MC-dropout (ASL Sec. 3.3; CLAUS supplement Table 11).
+
+    Args:
+        config: the settings; kept as ``self.config`` so a checkpoint can store
+            ``dataclasses.asdict(model.config)`` and rebuild the model with
+            ``ActionDetector(ActionDetectorConfig(**saved))``.
+
+    Attributes:
+        encoder: the I3D encoder (load checkpoints with :func:`~vidal.models.load_i3d_weights`).
+        feature_dim: ``D`` of :attr:`ActionOutput.features`.
+
+    Example:
+        >>> model = ActionDetector(ActionDetectorConfig.small(num_classes=3))
+        >>> out = model(torch.zeros(2, 3, 8, 32, 32), labels=torch.tensor([0, 2]))
+        >>> out.logits.shape, out.class_scores.shape, out.features.shape
+        (torch.Size([2, 8, 32, 32]), torch.Size([2, 3]), torch.Size([2, 51]))
+        >>> model.mc_forward(torch.zeros(1, 3, 8, 32, 32), passes=4).shape
+        torch.Size([4, 1, 8, 32, 32])
+    """
+
+    def __init__(self, config: ActionDetectorConfig) -> None:
+        super().__init__()
+        if not isinstance(config, ActionDetectorConfig):
+            raise ConfigError(
+                f"config must be an ActionDetectorConfig, got {type(config).__name__}"
+            )
+        self.config = config
+        k, pose = config.num_classes, config.pose_size
+        self.encoder = InceptionI3d(
+            in_channels=config.in_channels,
+            final_endpoint=_SKIPS[-1],
+            width=config.width,
+            bn_momentum=config.bn_momentum,
+        )
+        self.capsule_dropout = nn.Dropout(config.capsule_dropout)
+        self.primary_capsules = PrimaryCapsules2d(
+            self.encoder.out_channels,
+            config.primary_capsules,
+            kernel_size=config.primary_kernel,
+            pose_size=pose,
+        )
+        self.conv_capsules = ConvCapsules2d(
+            config.primary_capsules,
+            k,
+            kernel_size=config.capsule_kernel,
+            iterations=config.routing_iterations,
+            pose_size=pose,
+            inverse_temperature=config.routing_inverse_temperature,
+        )
+        self.class_capsules = ClassCapsules(k, pose_size=pose)
+        self.decoder = _Decoder(
+            k * pose * pose,
+            self.encoder.endpoint_channels,
+            config.decoder_channels,
+            config.decoder_dropout,
+        )
+        self.feature_dim = k * (pose * pose + 1)
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def _check_clip(self, clip: Any) -> None:
+        _check_clip(clip, "clip", channels=self.config.in_channels)
+        t, h, w = clip.shape[-3:]
+        if t % _STRIDE[0] or h % _STRIDE[1] or w % _STRIDE[2]:
+            raise VidalError(
+                f"clip must have shape [B, C, T, H, W] with T a multiple of {_STRIDE[0]} and H, W "
+                f"multiples of {_STRIDE[1]} (the encoder's stride), got {list(clip.shape)}"
+            )
+
+    def _check_labels(self, labels: Any, batch: int, device: torch.device) -> Tensor | None:
+        if labels is None:
+            return None
+        k = self.config.num_classes
+        if (
+            not isinstance(labels, Tensor)
+            or labels.shape != (batch,)
+            or labels.is_floating_point()
+            or labels.is_complex()
+            or labels.dtype == torch.bool
+        ):
+            shown = list(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
+            raise VidalError(f"labels must be an integer Tensor[B={batch}], got {shown}")
+        if batch and (int(labels.min()) < 0 or int(labels.max()) >= k):
+            raise VidalError(f"labels must be class indices in [0, {k}), got {labels.tolist()}")
+        return labels.to(device=device, dtype=torch.long)
+
+    # -- forward -----------------------------------------------------------------------------
+
+    def _head(
+        self, feats: Mapping[str, Tensor], labels: Tensor | None, size: Sequence[int]
+    ) -> ActionOutput:
+        """Everything after the encoder (all the dropout lives here)."""
+        x = self.capsule_dropout(feats[_SKIPS[-1]].mean(dim=2))  # [B, 832, h, w]
+        poses, acts = self.primary_capsules(x)  # [B, J, P, h, w], [B, J, h, w]
+        poses, acts = self.conv_capsules(poses, acts)  # [B, K, P, h, w], [B, K, h, w]
+        class_poses, scores = self.class_capsules(poses, acts)  # [B, K, P], [B, K]
+        features = torch.cat([class_poses.flatten(1), scores], dim=1)  # [B, K*(P+1)]
+        target = labels if labels is not None else scores.argmax(dim=1)
+        mask = F.one_hot(target, self.config.num_classes).to(poses.dtype)  # [B, K]
+        masked = (poses * mask[:, :, None, None, None]).flatten(1, 2)  # [B, K*P, h, w]
+        logits = self.decoder(masked, feats, size)  # [B, T, H, W]
+        return ActionOutput(logits=logits, class_scores=scores, features=features)
+
+    def forward(self, clip: Tensor, labels: Tensor | None = None) -> ActionOutput:
+        """Detect the action in each clip.
+
+        Args:
+            clip: ``Tensor[B, C, T, H, W]`` with values in ``[-1, 1]``; ``T`` a multiple of 4,
+                ``H`` and ``W`` multiples of 16.
+            labels: optional ``Tensor[B]`` class indices; the decoder sees the poses of this
+                class (pass the ground truth in training), else of the predicted class.
+
+        Returns:
+            :class:`ActionOutput` with ``logits [B, T, H, W]``, ``class_scores [B, K]`` and
+            ``features [B, D]``.
+
+        Raises:
+            VidalError: ``clip`` or ``labels`` of the wrong shape, dtype or range, or ``clip``
+                with NaN / infinite values.
+        """
+        self._check_clip(clip)
+        labels = self._check_labels(labels, clip.shape[0], clip.device)
+        feats = self.encoder(clip, endpoints=_SKIPS)
+        return self._head(feats, labels, clip.shape[-3:])
+
+    @overload
+    def mc_forward(
+        self,
+        clip: Tensor,
+        passes: int = ...,
+        *,
+        labels: Tensor | None = ...,
+        return_features: Literal[False] = ...,
+        chunk_size: int | None = ...,
+        seed: int | None = ...,
+    ) -> Tensor: ...
+
+    @overload
+    def mc_forward(
+        self,
+        clip: Tensor,
+        passes: int = ...,
+        *,
+        labels: Tensor | None = ...,
+        return_features: Literal[True],
+        chunk_size: int | None = ...,
+        seed: int | None = ...,
+    ) -> tuple[Tensor, Tensor]: ...
+
+    @torch.no_grad()
+    def mc_forward(
+        self,
+        clip: Tensor,
+        passes: int = 10,
+        *,
+        labels: Tensor | None = None,
+        return_features: bool = False,
+        chunk_size: int | None = None,
+        seed: int | None = None,
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """MC-dropout foreground probabilities (Gal & Ghahramani 2016; ASL Eq. 1 consumes them).
+
+        Runs without gradients, with every dropout module on and everything else in eval
+        mode (batch norm uses its running statistics); the modules' train/eval state is
+        restored afterwards. The encoder runs once; its endpoints are repeated along the
+        batch so the ``R`` passes go through the capsules and decoder together, in chunks of
+        at most ``chunk_size`` (pass, clip) rows.
+
+        Args:
+            clip: ``Tensor[B, C, T, H, W]``, as for :meth:`forward`.
+            passes: ``R >= 1`` stochastic passes.
+            labels: optional ``Tensor[B]`` classes whose poses the decoder sees (default: the
+                class each pass predicts).
+            return_features: also return the latent features averaged over the passes.
+            chunk_size: most rows ``(pass, clip)`` per chunk; ``None`` does all ``R * B`` at
+                once. Smaller chunks bound memory at the same result distribution.
+            seed: seeds the dropout masks (the global RNG state is restored afterwards);
+                ``None`` draws from the global RNG.
+
+        Returns:
+            ``probs``, sigmoid foreground probabilities ``Tensor[R, B, T, H, W]``; with
+            ``return_features`` the pair ``(probs, features)`` with ``features [B, D]``.
+
+        Raises:
+            VidalError: bad ``clip``, ``labels``, ``passes`` or ``chunk_size``.
+        """
+        self._check_clip(clip)
+        batch = clip.shape[0]
+        labels = self._check_labels(labels, batch, clip.device)
+        if not isinstance(passes, int) or passes < 1:
+            raise VidalError(f"passes={passes!r} must be an integer >= 1")
+        if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
+            raise VidalError(f"chunk_size={chunk_size!r} must be None or an integer >= 1")
+        rows = passes * batch
+        chunk = rows if chunk_size is None else chunk_size
+        modes = [(m, m.training) for m in self.modules()]
+        devices = [clip.device] if clip.device.type == "cuda" else []
+        try:
+            self.eval()
+            for m in self.modules():
+                if isinstance(m, nn.modules.dropout._DropoutNd):
+                    m.train()
+            feats = self.encoder(clip, endpoints=_SKIPS)
+            probs: list[Tensor] = []
+            features = clip.new_zeros((batch, self.feature_dim))
+            with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+                if seed is not None:
+                    torch.default_generator.manual_seed(seed)
+                    if devices:
+                        with torch.cuda.device(clip.device):
+                            torch.cuda.manual_seed(seed)
+                for start in range(0, rows, chunk):
+                    # row r of the flattened [R, B] grid is clip r % B
+                    idx = torch.arange(start, min(start + chunk, rows), device=clip.device) % batch
+                    out = self._head(
+                        {name: f[idx] for name, f in feats.items()},
+                        None if labels is None else labels[idx],
+                        clip.shape[-3:],
+                    )
+                    probs.append(torch.sigmoid(out.logits))
+                    if return_features:
+                        features.index_add_(0, idx, out.features.to(features.dtype))
+        finally:
+            for m, mode in modes:
+                m.train(mode)
+        result = torch.cat(probs).view(passes, batch, *clip.shape[-3:])  # [R, B, T, H, W]
+        return (result, features / passes) if return_features else result
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def load_state_dict(
+        self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False
+    ) -> Any:
+        """``nn.Module.load_state_dict`` with errors that name the problem.
+
+        Raises:
+            CheckpointError: the state dict was saved for another class count (the message
+                names both counts), or keys / shapes do not fit (the message names them).
+        """
+        key = "conv_capsules.beta_a"  # [K]
+        theirs = state_dict.get(key)
+        if isinstance(theirs, Tensor) and theirs.dim() == 1:
+            if theirs.shape[0] != self.config.num_classes:
+                raise CheckpointError(
+                    f"state_dict is for num_classes={theirs.shape[0]}, this model has "
+                    f"num_classes={self.config.num_classes}; build the model with the "
+                    "checkpoint's config"
+                )
+        expected = {k: tuple(v.shape) for k, v in self.state_dict().items()}
+        problems = _state_dict_problems(expected, state_dict, strict=strict)
+        if problems:
+            raise CheckpointError(
+                "state_dict does not fit this ActionDetector "
+                f"({self.config}): " + " | ".join(problems)
+            )
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)

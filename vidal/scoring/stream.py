@@ -1,0 +1,353 @@
+"""Score a whole dataset clip by clip, keeping only per-frame scores and per-video features.
+
+The model sees fixed-length clips; the selectors need one score per frame of every video.
+:func:`score_dataset` runs the model's ``mc_forward`` over the clips of each video, scores
+each clip's probability maps right away (``scorer``: ``[R, L, H, W] -> [L]``) and averages
+the scores of a frame over the clips that cover it. Probability maps never outlive their
+batch, so memory holds ``batch_size`` clips of maps plus ``T`` floats and one ``[D]``
+feature per video, whatever the size of the dataset.
+
+Input: an iterable of :class:`VideoClips` ``(video_id, num_frames, clips)`` where ``clips``
+yields ``(start_frame, clip Tensor[C, L, H, W])``. It may be lazy: decoding can happen
+while it is iterated, so a data layer that decodes clip by clip holds one clip at a time.
+A data layer that decodes a whole video at once plugs in through :func:`loader_clips`::
+
+    videos = loader_clips(pool.num_frames, load_video, clip_len=8, stride=8)
+    scores = score_dataset(model, videos, passes=10, scorer=UncertaintyScorer(), device=dev)
+
+where ``load_video(video_id) -> Tensor[C, T, H, W]`` returns the video ready for the model.
+
+A video whose clips cannot be read (the clip iterator raises one of ``skip_errors``, by
+default :class:`~vidal.errors.DecodeError` and ``OSError``) is skipped with a
+:class:`SkippedVideoWarning` naming it and listed in :attr:`DatasetScores.skipped`; the run
+goes on. Errors of the model are not caught.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vidal.errors import DecodeError, VidalError
+from vidal.scoring.scorers import UncertaintyScorer
+from vidal.select.base import FrameScores
+
+__all__ = [
+    "MCModel",
+    "VideoClips",
+    "DatasetScores",
+    "SkippedVideoWarning",
+    "clip_starts",
+    "clips_from_frames",
+    "loader_clips",
+    "score_dataset",
+]
+
+
+class MCModel(Protocol):
+    """What :func:`score_dataset` needs of a model (see ``vidal.models.action``)."""
+
+    def mc_forward(
+        self, clip: torch.Tensor, passes: int, *, return_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``clip [B, C, L, H, W]`` -> ``probs [R, B, L, H, W]`` (and ``features [B, D]``)."""
+        ...
+
+
+class SkippedVideoWarning(UserWarning):
+    """A video could not be read while scoring and was left out."""
+
+
+@dataclass(frozen=True)
+class VideoClips:
+    """One video to score.
+
+    Attributes:
+        video_id: the video's id in the pool.
+        num_frames: ``T``, the number of frames to score.
+        clips: iterable of ``(start, clip)`` with ``clip (Tensor[C, L, H, W])`` covering
+            frames ``start .. start + L - 1``; outputs for frames ``>= T`` (padding) are
+            dropped. Every frame must be covered by at least one clip.
+    """
+
+    video_id: str
+    num_frames: int
+    clips: Iterable[tuple[int, torch.Tensor]]
+
+
+@dataclass
+class DatasetScores(FrameScores):
+    """:class:`~vidal.select.base.FrameScores` of a streamed dataset; videos that could not
+    be scored are in ``skipped`` (video id -> why) and have no frame scores."""
+
+
+def clip_starts(num_frames: int, *, clip_len: int, stride: int) -> list[int]:
+    """Start frames of clips of ``clip_len`` frames every ``stride`` frames covering a video.
+
+    The last clip ends at the last frame (it may overlap its predecessor more than the
+    others do); a video shorter than a clip gets one clip starting at 0.
+
+    Example:
+        >>> clip_starts(20, clip_len=8, stride=8)
+        [0, 8, 12]
+    """
+    if clip_len < 1 or stride < 1:
+        raise VidalError(f"clip_len={clip_len} and stride={stride} must be >= 1")
+    if num_frames <= 0:
+        return []
+    last = max(0, num_frames - clip_len)
+    starts = list(range(0, last + 1, stride))
+    if starts[-1] != last:
+        starts.append(last)
+    return starts
+
+
+def clips_from_frames(
+    frames: torch.Tensor, *, clip_len: int, stride: int
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Cut a decoded video into clips (see :func:`clip_starts`).
+
+    Args:
+        frames (Tensor[C, T, H, W]): the video.
+        clip_len: frames per clip ``L``.
+        stride: frames between clip starts.
+
+    Yields:
+        ``(start, clip)`` with ``clip (Tensor[C, L, H, W])``; a video shorter than ``L`` is
+        padded by repeating its last frame.
+    """
+    if frames.ndim != 4:
+        raise VidalError(f"frames must have shape [C, T, H, W], got {tuple(frames.shape)}")
+    num_frames = frames.shape[1]
+    for start in clip_starts(num_frames, clip_len=clip_len, stride=stride):
+        clip = frames[:, start : start + clip_len]
+        if clip.shape[1] < clip_len:
+            pad = clip[:, -1:].expand(-1, clip_len - clip.shape[1], -1, -1)
+            clip = torch.cat([clip, pad], dim=1)
+        yield start, clip
+
+
+@dataclass(frozen=True)
+class _LoadedClips:
+    """Clips of one video decoded by ``load_video`` when (and only when) iterated."""
+
+    load_video: Callable[[str], torch.Tensor]
+    video_id: str
+    num_frames: int
+    clip_len: int
+    stride: int
+
+    def __iter__(self) -> Iterator[tuple[int, torch.Tensor]]:
+        frames = self.load_video(self.video_id)
+        if frames.ndim != 4 or frames.shape[1] != self.num_frames:
+            raise DecodeError(
+                f"video {self.video_id!r}: decoded shape {tuple(frames.shape)}, expected "
+                f"[C, {self.num_frames}, H, W]"
+            )
+        yield from clips_from_frames(frames, clip_len=self.clip_len, stride=self.stride)
+
+
+def loader_clips(
+    num_frames: Mapping[str, int],
+    load_video: Callable[[str], torch.Tensor],
+    *,
+    clip_len: int = 8,
+    stride: int = 8,
+) -> list[VideoClips]:
+    """The input of :func:`score_dataset` from a whole-video loader.
+
+    Args:
+        num_frames: video id -> number of frames (e.g. ``pool.num_frames``).
+        load_video: ``video_id -> Tensor[C, T, H, W]``, called once per video while
+            scoring; it may raise :class:`~vidal.errors.DecodeError` for a corrupt video.
+            A decoded length other than ``num_frames[video_id]`` is a ``DecodeError`` too.
+        clip_len: frames per clip (the model's input length).
+        stride: frames between clip starts (``< clip_len`` overlaps clips).
+
+    Returns:
+        One lazy :class:`VideoClips` per video, in ``num_frames`` order.
+    """
+    clip_starts(1, clip_len=clip_len, stride=stride)  # validates the options
+    return [
+        VideoClips(str(v), int(n), _LoadedClips(load_video, str(v), int(n), clip_len, stride))
+        for v, n in num_frames.items()
+    ]
+
+
+@dataclass
+class _Accumulator:
+    num_frames: int
+    score_sum: np.ndarray  # [T] float64
+    count: np.ndarray  # [T] int64
+    feature_sum: np.ndarray | None = None  # [D] float64
+    clips: int = 0
+
+
+def score_dataset(
+    model: MCModel,
+    videos: Iterable[VideoClips | tuple[str, int, Iterable[tuple[int, torch.Tensor]]]],
+    *,
+    passes: int = 10,
+    scorer: Callable[[torch.Tensor], np.ndarray] | None = None,
+    device: torch.device | str = "cpu",
+    batch_size: int = 8,
+    features: bool = True,
+    skip_errors: tuple[type[BaseException], ...] = (DecodeError, OSError),
+    progress: bool = True,
+) -> DatasetScores:
+    """Per-frame scores and per-video latent features of every video, streamed clip by clip.
+
+    Args:
+        model: has ``mc_forward(clip [B, C, L, H, W], passes=R, *, return_features)`` giving
+            foreground probabilities ``[R, B, L, H, W]`` (and features ``[B, D]``).
+        videos: :class:`VideoClips` (or plain ``(video_id, num_frames, clips)`` tuples);
+            see :func:`loader_clips` for a whole-video loader.
+        passes: ``R``, MC-dropout forward passes per clip (CLAUS uses 10).
+        scorer: ``probs [R, L, H, W] -> float ndarray[L]``; default
+            :class:`~vidal.scoring.scorers.UncertaintyScorer` (ASL Eq. 1 with suppression).
+        device: where the model runs; clips are moved there in batches.
+        batch_size: clips per ``mc_forward`` call (clips of different videos share batches).
+        features: also average the clip features into one ``[D]`` feature per video (for
+            CLAUS clustering).
+        skip_errors: exceptions of a clip iterator that mean "this video is unreadable".
+        progress: show a tqdm bar over videos.
+
+    Returns:
+        :class:`DatasetScores`: ``frames[video_id]`` float64 ``[T]``, the mean over the clips
+        covering each frame; ``features[video_id]`` float64 ``[D]``, the mean over the
+        video's clips; ``skipped`` the videos left out and why.
+
+    Example:
+        >>> class Flat:
+        ...     def mc_forward(self, clip, passes, *, return_features=False):
+        ...         b, _, l, h, w = clip.shape
+        ...         probs = torch.full((passes, b, l, h, w), 0.5)
+        ...         return (probs, torch.ones(b, 3)) if return_features else probs
+        >>> clips = [VideoClips("a", 5, clips_from_frames(torch.zeros(3, 5, 4, 4), clip_len=4, stride=4))]
+        >>> out = score_dataset(Flat(), clips, passes=2, progress=False)
+        >>> out.frames["a"].round(4).tolist(), out.features["a"].tolist()
+        ([0.6931, 0.6931, 0.6931, 0.6931, 0.6931], [1.0, 1.0, 1.0])
+    """
+    if passes < 1 or batch_size < 1:
+        raise VidalError(f"passes={passes} and batch_size={batch_size} must be >= 1")
+    score = scorer if scorer is not None else UncertaintyScorer()
+    accumulators: dict[str, _Accumulator] = {}
+    skipped: dict[str, str] = {}
+    pending: list[tuple[_Accumulator, int, torch.Tensor]] = []  # (video, start, clip)
+
+    def flush() -> None:
+        batch = torch.stack([clip for _, _, clip in pending]).to(device)  # [B, C, L, H, W]
+        out = model.mc_forward(batch, passes=passes, return_features=features)
+        probs: torch.Tensor
+        feats: torch.Tensor | None
+        if isinstance(out, tuple):
+            probs, feats = out
+        else:
+            probs, feats = out, None
+        B, L = batch.shape[0], batch.shape[2]
+        if probs.ndim != 5 or tuple(probs.shape[:3]) != (passes, B, L):
+            raise VidalError(
+                f"mc_forward returned probabilities of shape {tuple(probs.shape)}, expected "
+                f"[{passes}, {B}, {L}, H, W]"
+            )
+        if feats is not None and (feats.ndim != 2 or feats.shape[0] != B):
+            raise VidalError(
+                f"mc_forward returned features {tuple(feats.shape)}, expected [{B}, D]"
+            )
+        for b, (acc, start, _) in enumerate(pending):
+            s = np.asarray(score(probs[:, b]), dtype=np.float64)  # [L]
+            end = min(start + L, acc.num_frames)
+            acc.score_sum[start:end] += s[: end - start]
+            acc.count[start:end] += 1
+            if feats is not None:
+                f = feats[b].detach().to("cpu", torch.float64).numpy()
+                acc.feature_sum = f.copy() if acc.feature_sum is None else acc.feature_sum + f
+            acc.clips += 1
+        pending.clear()
+
+    total = len(videos) if isinstance(videos, Sized) else None
+    with (
+        torch.inference_mode(),
+        tqdm(total=total, unit="video", desc="scoring", disable=not progress) as bar,
+    ):
+        for item in videos:
+            video_id, num_frames, clips = (
+                (item.video_id, item.num_frames, item.clips)
+                if isinstance(item, VideoClips)
+                else item
+            )
+            if video_id in accumulators or video_id in skipped:
+                raise VidalError(f"video {video_id!r} appears twice in the input")
+            acc = _Accumulator(
+                int(num_frames), np.zeros(num_frames), np.zeros(num_frames, dtype=np.int64)
+            )
+            accumulators[video_id] = acc
+            error = _feed(video_id, acc, clips, pending, batch_size, flush, skip_errors)
+            if error is not None:
+                _skip(video_id, error, skipped, accumulators)
+                pending[:] = [entry for entry in pending if entry[0] is not acc]
+            bar.update(1)
+        if pending:
+            flush()
+
+    result = DatasetScores(skipped=skipped)
+    for video_id, acc in accumulators.items():
+        if (acc.count == 0).any():
+            covered = int((acc.count > 0).sum())
+            _skip(video_id, f"clips cover {covered} of its {acc.num_frames} frames", skipped)
+            continue
+        result.frames[video_id] = acc.score_sum / acc.count
+        if acc.feature_sum is not None:
+            result.features[video_id] = acc.feature_sum / acc.clips
+    return result
+
+
+def _feed(
+    video_id: str,
+    acc: _Accumulator,
+    clips: Iterable[tuple[int, torch.Tensor]],
+    pending: list[tuple[_Accumulator, int, torch.Tensor]],
+    batch_size: int,
+    flush: Callable[[], None],
+    skip_errors: tuple[type[BaseException], ...],
+) -> str | None:
+    """Queue the clips of one video; returns why it is unreadable, or None."""
+    try:
+        it = iter(clips)
+    except skip_errors as e:
+        return f"{type(e).__name__}: {e}"
+    while True:
+        try:
+            start, clip = next(it)
+        except StopIteration:
+            return None
+        except skip_errors as e:
+            return f"{type(e).__name__}: {e}"
+        if clip.ndim != 4 or not 0 <= start < acc.num_frames:
+            raise VidalError(
+                f"video {video_id!r}: clip at frame {start} has shape {tuple(clip.shape)}; "
+                f"expected [C, L, H, W] starting in 0..{acc.num_frames - 1}"
+            )
+        if pending and pending[0][2].shape != clip.shape:
+            flush()
+        pending.append((acc, int(start), clip))
+        if len(pending) == batch_size:
+            flush()
+
+
+def _skip(
+    video_id: str,
+    reason: str,
+    skipped: dict[str, str],
+    accumulators: dict[str, _Accumulator] | None = None,
+) -> None:
+    warnings.warn(f"skipping video {video_id!r}: {reason}", SkippedVideoWarning, stacklevel=3)
+    skipped[video_id] = reason
+    if accumulators is not None:
+        del accumulators[video_id]
