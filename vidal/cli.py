@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "demo": "demo",
     "run": "run",
     "select": "select",
+    "label": "label",
     "report": "report",
     "train": "train",
     "eval": "eval",

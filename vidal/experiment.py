@@ -29,6 +29,7 @@ from vidal.select import get_selector
 __all__ = [
     "choose_device",
     "load_experiment_data",
+    "name_splits_from_file",
     "build_task",
     "run_experiment",
     "load_results",
@@ -71,6 +72,23 @@ def _synthetic(cfg: ExperimentConfig) -> Path:
     return make_dataset(root, synth, progress=True)
 
 
+def name_splits_from_file(dataset: VideoDataset, split_file: str | os.PathLike) -> None:
+    """Give a dataset without ``train``/``test`` splits those two from its split file.
+
+    A split file names one split (e.g. UCF-101-24's ``testlist01.txt``); the dataset's other
+    videos form the other split. A file whose name contains "train" is the train split.
+    """
+    stem = Path(split_file).stem
+    listed = dataset.splits.get(stem)
+    if listed is None or ("train" in dataset.splits and "test" in dataset.splits):
+        return
+    chosen = set(listed)
+    rest = [v for v in dataset.video_ids if v not in chosen]
+    named, other = ("train", "test") if "train" in stem.lower() else ("test", "train")
+    dataset.splits.setdefault(named, list(listed))
+    dataset.splits.setdefault(other, rest)
+
+
 def load_experiment_data(cfg: ExperimentConfig) -> tuple[VideoDataset, VideoDataset]:
     """The train (pool) and test datasets an experiment describes."""
     from vidal.data import load_dataset
@@ -82,6 +100,8 @@ def load_experiment_data(cfg: ExperimentConfig) -> tuple[VideoDataset, VideoData
         if d.annotations is None:
             raise ConfigError(f"data.annotations is required for format {d.format!r}")
         ds = load_dataset(d.format, d.annotations, videos=d.videos, split_file=d.split_file)
+        if d.split_file is not None:
+            name_splits_from_file(ds, d.split_file)
     if d.train_split in ds.splits and d.test_split in ds.splits:
         return ds.split(d.train_split), ds.split(d.test_split)
     raise ConfigError(

@@ -39,7 +39,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def demo_configs(out: str, *, cycles: int = 4, steps: int | None = None, videos: int | None = None,
                  seed: int = 0, device: str = "auto") -> list:
     """The three experiments of the demo, sharing data, model and budgets."""
-    from vidal.config import BudgetConfig, DataConfig, ExperimentConfig, ModelConfig, ScoreConfig, SelectConfig, TrainConfig
+    from vidal.config import (
+        BudgetConfig,
+        DataConfig,
+        ExperimentConfig,
+        ModelConfig,
+        ScoreConfig,
+        SelectConfig,
+        TrainConfig,
+    )
 
     base = ExperimentConfig(
         name="demo",
