@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
+from vidal.data.annotations import VideoAnnotation, VideoDataset
 from vidal.errors import VidalError
 from vidal.loop import ActiveLoop, CycleBudget, initial_selection
 from vidal.oracle import SimulatedOracle
 from vidal.pool import LabelPool
 from vidal.select.base import FrameScores, Selection
-from vidal.data.annotations import VideoAnnotation, VideoDataset
 
 
 class CountingTask:
