@@ -94,6 +94,9 @@ class TrainConfig:
         cluster_weight: weight of the deep-clustering loss (0 disables it).
         cls_weight: weight of the classification (margin) loss.
         workers: data-loading worker processes.
+        initial_steps: steps of the first cycle, when the model starts from scratch
+            (``None``: ``steps``).
+        pos_weight: weight of the foreground term of the localization BCE (``None``: 1).
     """
 
     loss: str = "mgw"
@@ -104,6 +107,8 @@ class TrainConfig:
     cluster_weight: float = 0.1
     cls_weight: float = 1.0
     workers: int = 0
+    initial_steps: int | None = None
+    pos_weight: float | None = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ __all__ = [
     "name_splits_from_file",
     "build_task",
     "run_experiment",
+    "share_first_cycle",
     "load_results",
     "results_table",
     "plot_learning_curves",
@@ -56,7 +57,9 @@ def _synthetic(cfg: ExperimentConfig) -> Path:
 
     root = Path(os.path.expanduser(cfg.data.synth_dir))
     ann = root / "annotations.json"
-    synth = SynthConfig(videos=cfg.data.synth_videos, seed=cfg.data.synth_seed, kind=cfg.data.synth_kind)
+    synth = SynthConfig(
+        videos=cfg.data.synth_videos, seed=cfg.data.synth_seed, kind=cfg.data.synth_kind
+    )
     stamp = root / "synth.json"
     if ann.exists() and stamp.exists():
         try:
@@ -110,7 +113,9 @@ def load_experiment_data(cfg: ExperimentConfig) -> tuple[VideoDataset, VideoData
     )
 
 
-def build_task(cfg: ExperimentConfig, train_set: VideoDataset, test_set: VideoDataset, *, progress: bool) -> Any:
+def build_task(
+    cfg: ExperimentConfig, train_set: VideoDataset, test_set: VideoDataset, *, progress: bool
+) -> Any:
     """The :class:`~vidal.loop.Task` for ``cfg.task``."""
     device = choose_device(cfg.device)
     if cfg.task == "action":
@@ -120,7 +125,9 @@ def build_task(cfg: ExperimentConfig, train_set: VideoDataset, test_set: VideoDa
 
         presets = {"small": ActionDetectorConfig.small, "full": ActionDetectorConfig.full}
         if cfg.model.preset not in presets:
-            raise ConfigError(f"unknown action model preset {cfg.model.preset!r}; known: {sorted(presets)}")
+            raise ConfigError(
+                f"unknown action model preset {cfg.model.preset!r}; known: {sorted(presets)}"
+            )
         model_config = dataclasses.replace(
             presets[cfg.model.preset](num_classes=train_set.num_classes),
             capsule_dropout=cfg.model.dropout,
@@ -134,6 +141,8 @@ def build_task(cfg: ExperimentConfig, train_set: VideoDataset, test_set: VideoDa
             sigma=t.sigma,
             cls_weight=t.cls_weight,
             cluster_weight=t.cluster_weight,
+            initial_steps=t.initial_steps,
+            pos_weight=t.pos_weight,
             clip_len=cfg.model.clip_len,
             size=tuple(cfg.model.size),
         )
@@ -174,10 +183,18 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, log: Any = p
     train_set, test_set = load_experiment_data(cfg)
     task = build_task(cfg, train_set, test_set, progress=progress)
     b = cfg.budget
-    budget = CycleBudget(initial=b.initial, step=b.step, videos=b.videos, unit=b.unit, initial_videos=b.initial_videos)
+    budget = CycleBudget(
+        initial=b.initial,
+        step=b.step,
+        videos=b.videos,
+        unit=b.unit,
+        initial_videos=b.initial_videos,
+    )
     per_seed = {}
     for seed in cfg.seeds:
-        log(f"[{cfg.name}] seed {seed}: {len(train_set)} videos to select from, {len(test_set)} to test on")
+        log(
+            f"[{cfg.name}] seed {seed}: {len(train_set)} videos to select from, {len(test_set)} to test on"
+        )
         loop = ActiveLoop(
             task,
             selector,
@@ -202,6 +219,42 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, log: Any = p
     return results
 
 
+def share_first_cycle(source: ExperimentConfig, target: ExperimentConfig) -> bool:
+    """Reuse ``source``'s finished first cycle in ``target`` when it would compute the same.
+
+    The first cycle (random initial labels, training from scratch, evaluation) does not
+    depend on the selector, so experiments that differ only in their selector can share it:
+    its pool, checkpoint and metrics are copied into ``target``'s seed folders, and
+    ``target``'s loop resumes from them. Nothing is copied when any other setting differs or
+    ``target`` already has a first cycle.
+
+    Returns:
+        True when something was copied.
+    """
+    import shutil
+
+    def essence(cfg: ExperimentConfig) -> dict:
+        d = to_dict(cfg)
+        for key in ("name", "out", "select", "cycles"):
+            d.pop(key)
+        return d
+
+    if essence(source) != essence(target):
+        return False
+    copied = False
+    for seed in target.seeds:
+        src = source.out_dir() / f"seed_{seed}" / "cycle_000"
+        dst = target.out_dir() / f"seed_{seed}" / "cycle_000"
+        names = ("pool.json", "checkpoint.pt", "metrics.json")
+        if dst.exists() or not all((src / n).exists() for n in names):
+            continue
+        dst.mkdir(parents=True)
+        for n in names:
+            shutil.copy2(src / n, dst / n)
+        copied = True
+    return copied
+
+
 def load_results(run_dir: str | os.PathLike) -> dict:
     """The ``results.json`` of a run folder (or of the newest complete seed folders)."""
     path = Path(run_dir) / "results.json"
@@ -217,25 +270,39 @@ def _curve(results: dict, metric: str, x: str) -> tuple[np.ndarray, np.ndarray, 
     cycles = min(len(r) for r in runs)
     xs = np.array([[100 * r[k][x] for k in range(cycles)] for r in runs])
     ys = np.array(
-        [[np.nan if r[k]["metrics"].get(metric) is None else r[k]["metrics"][metric] for k in range(cycles)] for r in runs],
+        [
+            [
+                np.nan if r[k]["metrics"].get(metric) is None else r[k]["metrics"][metric]
+                for k in range(cycles)
+            ]
+            for r in runs
+        ],
         dtype=np.float64,
     )
     return xs.mean(axis=0), np.nanmean(ys, axis=0), np.nanstd(ys, axis=0)
 
 
-def results_table(all_results: Sequence[dict], *, metric: str | None = None, x: str = "labeled_fraction") -> str:
+def results_table(
+    all_results: Sequence[dict], *, metric: str | None = None, x: str = "labeled_fraction"
+) -> str:
     """A plain-text table: one row per cycle, one column per run (mean ± std over seeds)."""
     metric = metric or all_results[0]["primary_metric"]
     curves = [(r["name"], *_curve(r, metric, x)) for r in all_results]
     cycles = max(len(c[1]) for c in curves)
     label = "% frames" if x == "labeled_fraction" else "% cost"
-    header = f"{'cycle':>5} " + " ".join(f"{name + ' ' + label:>22} {metric:>16}" for name, *_ in curves)
+    header = f"{'cycle':>5} " + " ".join(
+        f"{name + ' ' + label:>22} {metric:>16}" for name, *_ in curves
+    )
     lines = [header, "-" * len(header)]
     for k in range(cycles):
         cells = []
         for _name, xs, ys, sd in curves:
             if k < len(xs):
-                value = "n/a" if np.isnan(ys[k]) else f"{ys[k]:.3f}" + (f"±{sd[k]:.3f}" if sd[k] > 0 else "")
+                value = (
+                    "n/a"
+                    if np.isnan(ys[k])
+                    else f"{ys[k]:.3f}" + (f"±{sd[k]:.3f}" if sd[k] > 0 else "")
+                )
                 cells.append(f"{xs[k]:>22.2f} {value:>16}")
             else:
                 cells.append(" " * 39)
@@ -244,7 +311,11 @@ def results_table(all_results: Sequence[dict], *, metric: str | None = None, x: 
 
 
 def plot_learning_curves(
-    all_results: Sequence[dict], path: str | os.PathLike, *, metric: str | None = None, x: str = "labeled_fraction"
+    all_results: Sequence[dict],
+    path: str | os.PathLike,
+    *,
+    metric: str | None = None,
+    x: str = "labeled_fraction",
 ) -> Path:
     """Draw annotation % against ``metric`` for each run (mean ± std over seeds) as a PNG."""
     import matplotlib
@@ -256,7 +327,12 @@ def plot_learning_curves(
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for r in all_results:
         xs, ys, sd = _curve(r, metric, x)
-        ax.plot(xs, ys, marker="o", label=f"{r['name']} ({len(r['seeds'])} seed{'s' if len(r['seeds']) > 1 else ''})")
+        ax.plot(
+            xs,
+            ys,
+            marker="o",
+            label=f"{r['name']} ({len(r['seeds'])} seed{'s' if len(r['seeds']) > 1 else ''})",
+        )
         if len(r["seeds"]) > 1:
             ax.fill_between(xs, ys - sd, ys + sd, alpha=0.2)
     ax.set_xlabel("annotated frames (%)" if x == "labeled_fraction" else "annotation cost (%)")

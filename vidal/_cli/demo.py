@@ -1,13 +1,16 @@
 """``vidal demo``: APU, CLAUS and random selection compared on synthetic videos, on the CPU.
 
 Generates (or reuses) a small synthetic action dataset in a cache folder, then runs three
-active-learning experiments from the same initial labels with equal frame budgets:
+active-learning experiments from the same initial labels (10% of the frames of 40% of the
+videos) with equal frame budgets, all trained with the MGW loss, so that only the selection
+differs:
 
-- ``apu``: MC-dropout uncertainty with non-activity suppression + adaptive proximity (ASL),
-  trained with the MGW loss;
-- ``claus``: hybrid video + frame selection with cluster quotas (CLAUS), STeW loss and the
-  deep-clustering loss;
-- ``random``: random frames, MGW loss.
+- ``apu``: MC-dropout uncertainty with non-activity suppression + adaptive proximity (ASL);
+- ``claus``: hybrid video + frame selection with cluster quotas over the model's latent
+  features (CLAUS);
+- ``random``: random frames.
+
+The first cycle does not depend on the selector, so it is trained once and shared.
 
 Prints a table of annotation % against frame localization accuracy and writes
 ``results.json`` and ``learning_curve.png``. Runs resume: run it again to continue.
@@ -24,8 +27,12 @@ __all__ = ["add_parser", "run", "demo_configs"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="compare APU, CLAUS and random on synthetic videos (CPU, minutes)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "demo",
+        help="compare APU, CLAUS and random on synthetic videos (CPU, minutes)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     p.add_argument("--cycles", type=int, default=4, help="active-learning cycles (default: 4)")
     p.add_argument("--steps", type=int, default=None, help="training steps per cycle")
@@ -36,8 +43,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def demo_configs(out: str, *, cycles: int = 4, steps: int | None = None, videos: int | None = None,
-                 seed: int = 0, device: str = "auto") -> list:
+def demo_configs(
+    out: str,
+    *,
+    cycles: int = 4,
+    steps: int | None = None,
+    videos: int | None = None,
+    seed: int = 0,
+    device: str = "auto",
+) -> list:
     """The three experiments of the demo, sharing data, model and budgets."""
     from vidal.config import (
         BudgetConfig,
@@ -52,11 +66,20 @@ def demo_configs(out: str, *, cycles: int = 4, steps: int | None = None, videos:
     base = ExperimentConfig(
         name="demo",
         task="action",
-        data=DataConfig(format="synthetic", synth_videos=videos or 40, synth_dir="~/.cache/vidal/demo-synth"),
+        data=DataConfig(
+            format="synthetic", synth_videos=videos or 40, synth_dir="~/.cache/vidal/demo-synth"
+        ),
         model=ModelConfig(preset="small", clip_len=8, size=(48, 64)),
-        train=TrainConfig(loss="mgw", steps=steps or 40, batch_size=4),
-        score=ScoreConfig(scorer="uncertainty", passes=6, stride=8),
-        budget=BudgetConfig(initial=0.1, step=0.02, videos=0.12, initial_videos=0.4),
+        train=TrainConfig(
+            loss="mgw",
+            steps=steps or 100,
+            initial_steps=4 * (steps or 100),
+            batch_size=4,
+            lr=1e-3,
+            pos_weight=3.0,
+        ),
+        score=ScoreConfig(scorer="uncertainty", passes=4, stride=8),
+        budget=BudgetConfig(initial=0.1, step=0.03, videos=0.12, initial_videos=0.4),
         cycles=cycles,
         seeds=(seed,),
         device=device,
@@ -64,21 +87,40 @@ def demo_configs(out: str, *, cycles: int = 4, steps: int | None = None, videos:
     return [
         dataclasses.replace(base, name="apu", select=SelectConfig("apu"), out=f"{out}/apu"),
         dataclasses.replace(
-            base, name="claus", select=SelectConfig("claus", {"frame_fraction": 0.1}),
-            train=dataclasses.replace(base.train, loss="stew", cluster_weight=0.1), out=f"{out}/claus",
+            base,
+            name="claus",
+            select=SelectConfig("claus", {"frame_fraction": 0.1}),
+            out=f"{out}/claus",
         ),
-        dataclasses.replace(base, name="random", select=SelectConfig("random"), out=f"{out}/random"),
+        dataclasses.replace(
+            base, name="random", select=SelectConfig("random"), out=f"{out}/random"
+        ),
     ]
 
 
 def run(args: argparse.Namespace) -> int:
     from vidal._io import atomic_write_json
-    from vidal.experiment import plot_learning_curves, results_table, run_experiment
+    from vidal.experiment import (
+        plot_learning_curves,
+        results_table,
+        run_experiment,
+        share_first_cycle,
+    )
 
     t0 = time.perf_counter()
-    configs = demo_configs(args.out, cycles=args.cycles, steps=args.steps, videos=args.videos,
-                           seed=args.seed, device=args.device)
-    all_results = [run_experiment(cfg, progress=not args.no_progress) for cfg in configs]
+    configs = demo_configs(
+        args.out,
+        cycles=args.cycles,
+        steps=args.steps,
+        videos=args.videos,
+        seed=args.seed,
+        device=args.device,
+    )
+    all_results = []
+    for cfg in configs:
+        if share_first_cycle(configs[0], cfg):
+            print(f"[{cfg.name}] first cycle shared with [{configs[0].name}]")
+        all_results.append(run_experiment(cfg, progress=not args.no_progress))
     out = Path(args.out)
     atomic_write_json(out / "results.json", {"runs": all_results})
     png = plot_learning_curves(all_results, out / "learning_curve.png")

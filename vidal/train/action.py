@@ -40,19 +40,21 @@ __all__ = [
 
 
 def _masking(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
-    return losses.masking_loss(logits, target, labeled)
+    return losses.masking_loss(logits, target, labeled, pos_weight=cfg.pos_weight)
 
 
 def _interpolation(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
-    return losses.interpolation_loss(logits, target)
+    return losses.interpolation_loss(logits, target, pos_weight=cfg.pos_weight)
 
 
 def _mgw(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
-    return losses.mgw_loss(logits, target, labeled, sigma=cfg.sigma)
+    return losses.mgw_loss(logits, target, labeled, sigma=cfg.sigma, pos_weight=cfg.pos_weight)
 
 
 def _stew(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
-    return losses.stew_loss(logits, target, labeled, window=cfg.stew_window, sigma=cfg.sigma)
+    return losses.stew_loss(
+        logits, target, labeled, window=cfg.stew_window, sigma=cfg.sigma, pos_weight=cfg.pos_weight
+    )
 
 
 # loss name -> fn(logits [B,T,H,W], pseudo target [B,T,H,W], labeled [B,T], config) -> scalar
@@ -79,6 +81,11 @@ class ActionTrainConfig:
         cluster_weight: weight of the deep-clustering loss (0 disables it).
         clip_len: frames per clip (a multiple of 4).
         size: model input ``(height, width)`` (multiples of 16).
+        initial_steps: steps when the model has not been trained yet (the first cycle,
+            from scratch, usually needs more than the fine-tuning cycles); ``None``: ``steps``.
+        pos_weight: weight of the foreground term of the BCE; actors cover a small share
+            of the pixels, so a weight above 1 keeps a small model from predicting only
+            background early in training (``None``: 1).
     """
 
     loss: str = "mgw"
@@ -91,6 +98,8 @@ class ActionTrainConfig:
     cluster_weight: float = 0.0
     clip_len: int = 8
     size: tuple[int, int] = (64, 64)
+    pos_weight: float | None = None
+    initial_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.loss not in LOCALIZATION_LOSSES:
@@ -112,6 +121,7 @@ class ActionModel(nn.Module):
         self.detector = ActionDetector(config)
         self.clustering = losses.DeepClustering(self.detector.feature_dim, num_clusters=num_clusters)
         self.clusters_initialised = False
+        self.steps_trained = 0
 
     @property
     def config(self) -> ActionDetectorConfig:
@@ -244,6 +254,7 @@ def train_action_model(
 
     Returns:
         ``{"loss": final smoothed loss, "localization": ..., "classification": ..., "steps": n}``.
+        ``n`` is ``config.initial_steps`` for a model never trained before, else ``config.steps``.
     """
     torch.manual_seed(seed)
     device = torch.device(device)
@@ -255,7 +266,10 @@ def train_action_model(
     if use_clusters and not model.clusters_initialised:
         _init_clusters(model, sampler, device)
     smoothed: dict[str, float] = {}
-    bar = tqdm(range(config.steps), desc=f"train ({config.loss})", disable=not progress, leave=False)
+    steps = config.steps
+    if model.steps_trained == 0 and config.initial_steps is not None:
+        steps = config.initial_steps
+    bar = tqdm(range(steps), desc=f"train ({config.loss})", disable=not progress, leave=False)
     for _ in bar:
         batch = {k: v.to(device) for k, v in sampler.sample(config.batch_size).items()}
         known = batch["label"] >= 0
@@ -281,8 +295,9 @@ def train_action_model(
             v = float(value.detach())
             smoothed[name] = v if name not in smoothed else 0.9 * smoothed[name] + 0.1 * v
         bar.set_postfix(loss=f"{smoothed['loss']:.4f}")
+        model.steps_trained += 1
     model.eval()
-    return {**{k: round(v, 5) for k, v in smoothed.items()}, "steps": config.steps}
+    return {**{k: round(v, 5) for k, v in smoothed.items()}, "steps": steps}
 
 
 @torch.no_grad()
@@ -309,6 +324,7 @@ def save_action_checkpoint(model: ActionModel, path: str | os.PathLike, *, extra
         "config": dataclasses.asdict(model.config),
         "num_clusters": model.clustering.num_clusters,
         "clusters_initialised": model.clusters_initialised,
+        "steps_trained": model.steps_trained,
         "model": model.state_dict(),
         "extra": extra or {},
     }
@@ -341,4 +357,5 @@ def load_action_checkpoint(
     model = ActionModel(config, num_clusters=int(state["num_clusters"]))
     model.load_state_dict(state["model"])
     model.clusters_initialised = bool(state["clusters_initialised"])
+    model.steps_trained = int(state.get("steps_trained", 0))
     return model

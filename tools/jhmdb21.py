@@ -1,0 +1,98 @@
+"""J-HMDB-21 for active sparse labeling: check the dataset on disk, write a vidal annotation file.
+
+Reads ACT's ``JHMDB-GT.pkl`` (21 classes, 928 videos, 3 splits; split 1 as in Rana & Rawat,
+NeurIPS 2022 and CVPR 2023) with :func:`vidal.data.read_jhmdb`, optionally with the
+``puppet_mask.mat`` pixel masks (``--masks``), checks which videos are on disk
+and that their frame counts equal the annotations' (``--check``; boxes are scaled to the
+decoded frame size automatically), prints statistics, and with ``--out`` writes a vidal
+annotation file with ``train``/``test`` splits that ``vidal run`` / ``vidal train`` read with
+``format: vidal``. The paper configs are ``tools/configs/jhmdb21_{apu,claus}.yaml``.
+
+Example:
+    python tools/jhmdb21.py data/jhmdb/JHMDB-GT.pkl --videos data/jhmdb/videos --check
+    python tools/jhmdb21.py data/jhmdb/JHMDB-GT.pkl --videos data/jhmdb/videos \\
+        --masks data/jhmdb/puppet_mask --out data/jhmdb/vidal.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tqdm.auto import tqdm
+
+from vidal.data import load_dataset, open_video, write_vidal
+from vidal.errors import DecodeError, VidalError
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("annotations", help="JHMDB-GT.pkl")
+    p.add_argument(
+        "--split", type=int, default=1, choices=[1, 2, 3], help="which of the 3 splits (default 1)"
+    )
+    p.add_argument("--masks", help="folder of <Class>/<video>/puppet_mask.mat (pixel masks)")
+    p.add_argument("--videos", help="folder of the videos (<Class>/v_*.avi|mp4 or flat)")
+    p.add_argument(
+        "--check", action="store_true", help="decode every video present and compare frame counts"
+    )
+    p.add_argument("--only-present", action="store_true", help="keep only the videos found on disk")
+    p.add_argument("--out", help="write a vidal annotation file (.json) with train/test splits")
+    p.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    ds = load_dataset("jhmdb-21", args.annotations, videos=args.videos, masks_dir=args.masks)
+    s = args.split
+    ds.splits = {
+        "train": ds.splits.get(f"train{s}", ds.splits.get("train", [])),
+        "test": ds.splits.get(f"test{s}", ds.splits.get("test", [])),
+    }
+    present = (
+        [v for v in ds if v.path is not None and ds.video_path(v).exists()] if args.videos else []
+    )
+    stats = {**ds.summary(), "splits": {k: len(v) for k, v in ds.splits.items()}}
+    if args.videos:
+        stats["videos_on_disk"] = len(present)
+    problems = []
+    if args.check:
+        for video in tqdm(present, desc="check", unit="video"):
+            try:
+                with open_video(ds.video_path(video)) as reader:
+                    decoded = len(reader)
+            except DecodeError as e:
+                problems.append(f"{video.video_id}: {e}")
+                continue
+            if decoded != video.num_frames:
+                problems.append(
+                    f"{video.video_id}: {decoded} frames decoded, {video.num_frames} annotated"
+                )
+        stats["checked"] = len(present)
+        stats["problems"] = problems
+    if args.only_present:
+        keep = {v.video_id for v in present}
+        sub = ds.subset([v for v in ds.video_ids if v in keep])
+        sub.splits = {k: [v for v in ids if v in keep] for k, ids in ds.splits.items()}
+        ds = sub
+    if args.out:
+        for v in ds:
+            if v.path is not None:
+                v.path = str(ds.video_path(v).resolve())
+        write_vidal(ds, args.out)
+        stats["written"] = args.out
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        for k, v in stats.items():
+            if k != "class_histogram":
+                print(f"{k:>16}: {v}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(get_args_parser().parse_args()))
+    except VidalError as e:
+        sys.exit(f"error: {e}")
