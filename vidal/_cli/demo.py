@@ -79,7 +79,7 @@ def demo_configs(
             pos_weight=3.0,
         ),
         score=ScoreConfig(scorer="uncertainty", passes=4, stride=8),
-        budget=BudgetConfig(initial=0.1, step=0.03, videos=0.12, initial_videos=0.4),
+        budget=BudgetConfig(initial=0.1, step=0.03, videos=0.16, initial_videos=0.4),
         cycles=cycles,
         seeds=(seed,),
         device=device,
@@ -89,7 +89,7 @@ def demo_configs(
         dataclasses.replace(
             base,
             name="claus",
-            select=SelectConfig("claus", {"frame_fraction": 0.1}),
+            select=SelectConfig("claus", {"frame_fraction": 0.2}),
             out=f"{out}/claus",
         ),
         dataclasses.replace(

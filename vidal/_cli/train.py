@@ -193,6 +193,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="deep-clustering loss weight, 0 disables (default: 0.1)",
     )
     p.add_argument(
+        "--pos-weight",
+        type=float,
+        help="weight of the foreground term of the localization BCE (default: 1)",
+    )
+    p.add_argument(
         "--size", type=int, nargs=2, metavar=("H", "W"), help="input size (default: 64 64)"
     )
     p.add_argument("--clip-len", type=int, help="frames per clip (default: 8)")
@@ -284,6 +289,7 @@ def run(args: argparse.Namespace) -> int:
                 "batch_size": args.batch_size,
                 "lr": args.lr,
                 "cluster_weight": args.cluster_weight,
+                "pos_weight": args.pos_weight,
             },
             "device": args.device,
             "seeds": None if args.seed is None else [args.seed],

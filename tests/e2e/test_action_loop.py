@@ -1,0 +1,92 @@
+"""The action-detection loop end to end on tiny synthetic videos: resume and corrupt videos."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import warnings
+
+import pytest
+
+from vidal.config import (
+    BudgetConfig,
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    ScoreConfig,
+    SelectConfig,
+    TrainConfig,
+)
+from vidal.data.synth import SynthConfig, make_dataset
+from vidal.experiment import run_experiment
+from vidal.pool import LabelPool
+from vidal.tasks import ActionTask
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    cfg = SynthConfig(videos=6, width=64, height=48, min_frames=16, max_frames=24, seed=1)
+    return make_dataset(tmp_path_factory.mktemp("loop-synth"), cfg, progress=False)
+
+
+def _config(ann, out, selector="apu"):
+    return ExperimentConfig(
+        name=selector,
+        data=DataConfig(format="vidal", annotations=str(ann)),
+        model=ModelConfig(size=(48, 64), clip_len=8),
+        train=TrainConfig(steps=2, batch_size=2),
+        score=ScoreConfig(passes=2, stride=8),
+        select=SelectConfig(selector),
+        budget=BudgetConfig(initial=0.1, step=0.1),
+        cycles=3,
+        seeds=(0,),
+        device="cpu",
+        out=str(out),
+    )
+
+
+@pytest.mark.parametrize("selector", ["apu", "random"])
+def test_interrupted_run_resumes_to_the_same_pool(tiny, tmp_path, monkeypatch, selector):
+    whole = run_experiment(
+        _config(tiny, tmp_path / "whole", selector), progress=False, log=lambda m: None
+    )
+    real_score = ActionTask.score
+    calls = {"n": 0}
+
+    def flaky(self, model, pool, *, seed):
+        calls["n"] += 1
+        if calls["n"] == 2:  # interrupted while scoring in the second cycle
+            raise KeyboardInterrupt
+        return real_score(self, model, pool, seed=seed)
+
+    monkeypatch.setattr(ActionTask, "score", flaky)
+    cfg = _config(tiny, tmp_path / "cut", selector)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(cfg, progress=False, log=lambda m: None)
+    monkeypatch.setattr(ActionTask, "score", real_score)
+    resumed = run_experiment(cfg, progress=False, log=lambda m: None)
+    final = lambda root: LabelPool.load(root / "seed_0" / "cycle_002" / "pool.json")  # noqa: E731
+    assert final(tmp_path / "cut") == final(tmp_path / "whole")
+    assert [c["labeled_frames"] for c in resumed["seeds"]["0"]] == [
+        c["labeled_frames"] for c in whole["seeds"]["0"]
+    ]
+    assert (tmp_path / "cut" / "learning_curve.png").stat().st_size > 0
+
+
+def test_corrupt_video_is_skipped_with_a_warning(tiny, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(tiny.parent, root)
+    from vidal.data import load_dataset
+
+    train_ids = load_dataset("vidal", root / "annotations.json").splits["train"]
+    victim = load_dataset("vidal", root / "annotations.json")[train_ids[0]]
+    path = root / victim.path
+    path.write_bytes(path.read_bytes()[:300])  # truncated
+    cfg = dataclasses.replace(_config(root / "annotations.json", tmp_path / "run"), cycles=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = run_experiment(cfg, progress=False, log=lambda m: None)
+    assert len(results["seeds"]["0"]) == 2
+    assert any(victim.video_id in str(w.message) for w in caught)
