@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -279,7 +280,9 @@ def _curve(results: dict, metric: str, x: str) -> tuple[np.ndarray, np.ndarray, 
         ],
         dtype=np.float64,
     )
-    return xs.mean(axis=0), np.nanmean(ys, axis=0), np.nanstd(ys, axis=0)
+    with warnings.catch_warnings():  # a metric that is None in every seed stays NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return xs.mean(axis=0), np.nanmean(ys, axis=0), np.nanstd(ys, axis=0)
 
 
 def results_table(
