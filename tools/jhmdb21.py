@@ -20,10 +20,9 @@ import argparse
 import json
 import sys
 
-from tqdm.auto import tqdm
-
-from vidal.data import load_dataset, open_video, write_vidal
-from vidal.errors import DecodeError, VidalError
+from vidal.data import load_dataset
+from vidal.data.check import check_videos, keep_present, present_videos, write_portable
+from vidal.errors import VidalError
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -50,37 +49,18 @@ def main(args: argparse.Namespace) -> int:
         "train": ds.splits.get(f"train{s}", ds.splits.get("train", [])),
         "test": ds.splits.get(f"test{s}", ds.splits.get("test", [])),
     }
-    present = (
-        [v for v in ds if v.path is not None and ds.video_path(v).exists()] if args.videos else []
-    )
     stats = {**ds.summary(), "splits": {k: len(v) for k, v in ds.splits.items()}}
+    problems: list = []
     if args.videos:
-        stats["videos_on_disk"] = len(present)
-    problems = []
+        stats["videos_on_disk"] = len(present_videos(ds))
     if args.check:
-        for video in tqdm(present, desc="check", unit="video"):
-            try:
-                with open_video(ds.video_path(video)) as reader:
-                    decoded = len(reader)
-            except DecodeError as e:
-                problems.append(f"{video.video_id}: {e}")
-                continue
-            if decoded != video.num_frames:
-                problems.append(
-                    f"{video.video_id}: {decoded} frames decoded, {video.num_frames} annotated"
-                )
-        stats["checked"] = len(present)
-        stats["problems"] = problems
+        report = check_videos(ds)
+        problems = report["frame_count_mismatch"] + report["size_mismatch"] + report["undecodable"]
+        stats["checked"], stats["problems"] = report["checked"], problems
     if args.only_present:
-        keep = {v.video_id for v in present}
-        sub = ds.subset([v for v in ds.video_ids if v in keep])
-        sub.splits = {k: [v for v in ids if v in keep] for k, ids in ds.splits.items()}
-        ds = sub
+        ds = keep_present(ds)
     if args.out:
-        for v in ds:
-            if v.path is not None:
-                v.path = str(ds.video_path(v).resolve())
-        write_vidal(ds, args.out)
+        write_portable(ds, args.out)
         stats["written"] = args.out
     if args.json:
         print(json.dumps(stats))

@@ -12,10 +12,10 @@ import sys
 from typing import Any
 
 from vidal._io import to_jsonable
-from vidal.data import FORMATS, VideoAnnotation, VideoDataset, load_dataset, open_video
-from vidal.errors import DecodeError
+from vidal.data import FORMATS, load_dataset
+from vidal.data.check import check_videos, present_videos
 
-__all__ = ["add_parser", "run", "check_videos"]
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -47,60 +47,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     p.set_defaults(func=run)
     return p
-
-
-def _present(dataset: VideoDataset, v: VideoAnnotation) -> bool:
-    return v.path is not None and dataset.video_path(v).exists()
-
-
-def check_videos(dataset: VideoDataset, *, progress: bool = True) -> dict[str, Any]:
-    """Decode every frame of every video that has a file and compare with the annotations.
-
-    Args:
-        dataset: the dataset; videos without a path or whose file is absent are counted
-            as missing, not decoded.
-        progress: show a tqdm bar on stderr.
-
-    Returns:
-        ``{"checked", "ok", "missing", "missing_examples", "frame_count_mismatch": [{video,
-        annotated, decoded}], "size_mismatch": [{video, annotated, decoded}],
-        "undecodable": [{video, path, error}]}``.
-    """
-    from tqdm import tqdm
-
-    present = [v for v in dataset if _present(dataset, v)]
-    missing = [v.video_id for v in dataset if not _present(dataset, v)]
-    report: dict[str, Any] = {
-        "checked": len(present),
-        "ok": 0,
-        "missing": len(missing),
-        "missing_examples": missing[:5],
-        "frame_count_mismatch": [],
-        "size_mismatch": [],
-        "undecodable": [],
-    }
-    for v in tqdm(present, desc="decoding", unit="video", disable=not progress, file=sys.stderr):
-        path = dataset.video_path(v)
-        try:
-            with open_video(path) as reader:
-                decoded = sum(1 for _ in reader)
-                size = (reader.width, reader.height)
-        except DecodeError as e:
-            report["undecodable"].append({"video": v.video_id, "path": str(path), "error": str(e)})
-            continue
-        good = True
-        if decoded != v.num_frames:
-            report["frame_count_mismatch"].append(
-                {"video": v.video_id, "annotated": v.num_frames, "decoded": decoded}
-            )
-            good = False
-        if size != (v.width, v.height):
-            report["size_mismatch"].append(
-                {"video": v.video_id, "annotated": [v.width, v.height], "decoded": list(size)}
-            )
-            good = False
-        report["ok"] += good
-    return report
 
 
 def _print_text(args: argparse.Namespace, summary: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -147,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     )
     extra: dict[str, Any] = {}
     if args.videos is not None or args.check:
-        present = [v.video_id for v in dataset if _present(dataset, v)]
+        present = present_videos(dataset)
         extra["videos_annotated"], extra["videos_present"] = len(dataset), len(present)
         if args.only_present:
             dataset = dataset.subset(present)
