@@ -1,0 +1,99 @@
+"""``vidal run`` with a detection config, end to end on the CPU: cycles, resume, report PNG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vidal.cli import main as vidal_main
+from vidal.config import ExperimentConfig, from_dict
+from vidal.detection_task import DetectionTask
+from vidal.experiment import run_experiment
+from vidal.pool import LabelPool
+
+
+def quiet(_message: str) -> None:
+    pass
+
+
+def tiny_config(annotations: Path, out: Path, selector: str, **select_options) -> ExperimentConfig:
+    """Two cycles of a small detector for a few steps on the tiny road videos."""
+    return from_dict(
+        ExperimentConfig,
+        {
+            "name": selector,
+            "task": "detection",
+            "data": {"format": "vidal", "annotations": str(annotations)},
+            "model": {"preset": "mobilenet_v3_fpn", "size": [64, 96]},
+            "train": {"steps": 2, "batch_size": 2, "lr": 0.01},
+            "score": {"scorer": "detection"},
+            "select": {"selector": selector, "options": select_options},
+            "budget": {"initial": 0.15, "step": 0.15},
+            "cycles": 2,
+            "seeds": [0],
+            "device": "cpu",
+            "out": str(out),
+        },
+    )
+
+
+@pytest.mark.slow
+def test_three_selectors_then_report(road_root, tmp_path):
+    runs = []
+    for selector in ("tc", "entropy_det", "random_tr_det"):
+        out = tmp_path / selector
+        results = run_experiment(tiny_config(road_root, out, selector), progress=False, log=quiet)
+        cycles = results["seeds"]["0"]
+        assert [c["cycle"] for c in cycles] == [0, 1]
+        assert cycles[1]["labeled_frames"] > cycles[0]["labeled_frames"]
+        assert all("map" in c["metrics"] and "ap_per_class" in c["metrics"] for c in cycles)
+        assert (out / "learning_curve.png").stat().st_size > 0
+        assert (out / "flows").is_dir()  # the flow cache lives in the run folder
+        selection = json.loads((out / "seed_0" / "cycle_000" / "selection.json").read_text())
+        assert (
+            selection["info"]["criterion"]
+            == {"tc": "tc", "entropy_det": "entropy", "random_tr_det": "random"}[selector]
+        )
+        runs.append(out)
+    png = tmp_path / "curve.png"
+    assert vidal_main(["report", *map(str, runs), "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _final_pool(out: Path) -> LabelPool:
+    return LabelPool.load(out / "seed_0" / "cycle_001" / "pool.json")
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_to_the_same_pool(road_root, tmp_path, monkeypatch):
+    straight = tmp_path / "straight"
+    run_experiment(tiny_config(road_root, straight, "tc"), progress=False, log=quiet)
+
+    interrupted = tmp_path / "interrupted"
+    score = DetectionTask.score
+
+    def crash(self, *args, **kwargs):
+        raise KeyboardInterrupt("stopped while scoring")
+
+    monkeypatch.setattr(DetectionTask, "score", crash)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(tiny_config(road_root, interrupted, "tc"), progress=False, log=quiet)
+    cycle0 = interrupted / "seed_0" / "cycle_000"
+    assert (cycle0 / "checkpoint.pt").exists() and (cycle0 / "metrics.json").exists()
+    assert not (cycle0 / "scores.npz").exists()
+
+    calls = []
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return score(self, *args, **kwargs)
+
+    monkeypatch.setattr(DetectionTask, "score", counted)
+    results = run_experiment(tiny_config(road_root, interrupted, "tc"), progress=False, log=quiet)
+    assert len(calls) == 1 and len(results["seeds"]["0"]) == 2
+    assert _final_pool(interrupted) == _final_pool(straight)
+    before = json.loads((straight / "seed_0" / "cycle_000" / "metrics.json").read_text())
+    after = json.loads((cycle0 / "metrics.json").read_text())
+    assert before["metrics"] == after["metrics"]

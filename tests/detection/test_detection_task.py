@@ -1,0 +1,387 @@
+"""DetectionTask: the Task protocol for Faster R-CNN on frames, and its bad inputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vidal.config import ExperimentConfig, ModelConfig, ScoreConfig
+from vidal.data.annotations import Tube, VideoAnnotation, VideoDataset
+from vidal.detection_task import (
+    LOW_RES_OPTIONS,
+    DetectionTask,
+    build_detection_task,
+    clip_dataset_boxes,
+)
+from vidal.errors import ConfigError, VidalError
+from vidal.loop import load_scores, save_scores
+from vidal.pool import Budget, LabelPool
+from vidal.select import get_selector
+
+# torchvision's detector tests run at min_size=100; small RPN/RoI samples keep CPU time low
+TINY_DETECTOR = dict(
+    rpn_pre_nms_top_n_train=200,
+    rpn_post_nms_top_n_train=100,
+    rpn_pre_nms_top_n_test=100,
+    rpn_post_nms_top_n_test=50,
+    rpn_batch_size_per_image=64,
+    box_batch_size_per_image=32,
+)
+
+EXTRA = {"fp", "fn", "least_confidence", "entropy", "margin", "gt_fp", "gt_fn"}
+
+
+def make_task(train, test, tmp_path: Path, **kw) -> DetectionTask:
+    options = dict(
+        min_size=64,
+        max_size=96,
+        detector_options=TINY_DETECTOR,
+        steps=2,
+        batch_size=2,
+        lr=0.01,
+        flow_cache=tmp_path / "flows",
+        progress=False,
+    )
+    return DetectionTask(train, test, **{**options, **kw})
+
+
+def pool_with_labels(dataset: VideoDataset, every: int = 5) -> LabelPool:
+    pool = LabelPool.from_dataset(dataset)
+    for vid, n in pool.num_frames.items():
+        pool.add_frames(vid, range(0, n, every))
+    return pool
+
+
+def gt_detections(dataset: VideoDataset, make_detections):
+    """Ground-truth detections of every frame of ``dataset`` in video, frame order."""
+    out = []
+    for v in dataset:
+        for t in range(v.num_frames):
+            gt = v.frame(t)
+            out.append(make_detections(gt.boxes, gt.labels, dataset.num_classes))
+    return out
+
+
+def test_train_score_evaluate_checkpoint(road, tmp_path):
+    train, test = road
+    task = make_task(train, test, tmp_path)
+    model = task.build_model(seed=0)
+    pool = pool_with_labels(train)
+    stats = task.train(model, pool, seed=0)
+    assert stats["steps"] == 2 and stats["frames"] == pool.num_labeled
+    assert np.isfinite([stats["loss_first"], stats["loss_last"]]).all()
+
+    scores = task.score(model, pool, seed=0)
+    assert set(scores.extra) == EXTRA
+    for name, per_video in scores.extra.items():
+        assert set(per_video) == set(pool.video_ids), name
+        for vid, values in per_video.items():
+            assert values.shape == (pool.num_frames[vid],) and np.isfinite(values).all()
+    for vid in pool.video_ids:  # the default per-frame score: TC false positives
+        np.testing.assert_array_equal(scores.frames[vid], scores.extra["fp"][vid])
+    assert set(task.last_score_timing) == {"decode", "detect", "flow", "coherence", "uncertainty"}
+    save_scores(tmp_path / "scores.npz", scores)  # what the loop does; the selectors read it back
+    loaded = load_scores(tmp_path / "scores.npz")
+    for name in ("tc", "tc_fpfn", "entropy_det", "oracle_fn", "margin_det", "random_tr_det"):
+        sel = get_selector(name)(loaded, pool, Budget(frames=3), np.random.default_rng(0))
+        assert sel.num_frames == 3
+        assert not any(pool.mask(v)[f].any() for v, f in sel.frames.items())
+
+    metrics = task.evaluate(model)
+    assert set(metrics) >= {"map", "ap_per_class", "num_gt", "num_detections", "frames"}
+    assert metrics["frames"] == test.num_frames
+    json.dumps(metrics)  # JSON-able
+
+    path = tmp_path / "ckpt" / "checkpoint.pt"
+    task.save_checkpoint(model, path)
+    assert [p.name for p in path.parent.iterdir()] == ["checkpoint.pt"]  # no temporary left
+    assert torch.load(path, weights_only=True)["build"]["backbone"] == "mobilenet_v3_fpn"
+    again = task.load_checkpoint(path)
+    for (k, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
+        assert torch.equal(a.cpu(), b), k
+    frames = task.test_frames.video(test.video_ids[0])[:2]
+    with torch.inference_mode():
+        x = [torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in frames]
+        for a, b in zip(model.eval()(x), again(x), strict=True):
+            torch.testing.assert_close(a["scores"], b["scores"])
+
+
+def test_checkpoint_of_a_model_built_on_weights(road, tmp_path):
+    """Weights mean frozen batch norm; the checkpoint rebuilds the same architecture."""
+    train, test = road
+    plain = make_task(train, test, tmp_path).build_model(seed=1)
+    weights = tmp_path / "start.pt"
+    torch.save(plain.state_dict(), weights)
+    task = make_task(train, test, tmp_path, weights=weights)
+    model = task.build_model(seed=0)
+    torch.testing.assert_close(
+        model.state_dict()["rpn.head.conv.0.0.weight"],
+        plain.state_dict()["rpn.head.conv.0.0.weight"],
+    )
+    task.train(model, pool_with_labels(train), seed=0)
+    task.save_checkpoint(model, tmp_path / "c.pt")
+    again = task.load_checkpoint(tmp_path / "c.pt")
+    frozen = [type(m).__name__ for m in again.modules() if "BatchNorm" in type(m).__name__]
+    assert frozen and set(frozen) == {"FrozenBatchNorm2d"}
+    for (k, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
+        assert torch.equal(a.cpu(), b), k
+
+
+def test_checkpoint_for_other_classes_is_refused(road, tmp_path):
+    train, test = road
+    task = make_task(train, test, tmp_path)
+    task.save_checkpoint(task.build_model(seed=0), tmp_path / "c.pt")
+    other = VideoDataset(["a"], [])
+    with pytest.raises(VidalError, match="classes"):
+        make_task(other, other, tmp_path).load_checkpoint(tmp_path / "c.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(VidalError, match="cannot read"):
+        task.load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_evaluate_scores_a_perfect_detector_1(road, tmp_path, stub, make_detections):
+    train, test = road
+    queue = iter(gt_detections(test, make_detections))
+    task = make_task(train, test, tmp_path)
+    metrics = task.evaluate(stub(lambda image: next(queue)))
+    with_gt = [c for c, n in metrics["num_gt"].items() if n > 0]
+    assert with_gt and metrics["map"] == pytest.approx(1.0)
+    assert all(metrics["ap_per_class"][c] == pytest.approx(1.0) for c in with_gt)
+    assert all(metrics["ap_per_class"][c] is None for c in metrics["num_gt"] if c not in with_gt)
+
+
+def test_evaluate_applies_nms_and_the_score_threshold(road, tmp_path, stub, make_detections):
+    train, test = road
+    perfect = gt_detections(test, make_detections)
+
+    def doubled(det):  # each box twice (NMS removes one) plus a low-scoring wrong box
+        boxes = torch.cat([det["boxes"], det["boxes"] + 0.5, torch.tensor([[0.0, 0, 8, 8]])])
+        labels = torch.cat([det["labels"], det["labels"], torch.tensor([1])])
+        scores = torch.cat([det["scores"], det["scores"] - 0.1, torch.tensor([0.3])])
+        return {"boxes": boxes, "labels": labels, "scores": scores}
+
+    queue = iter([doubled(d) for d in perfect])
+    metrics = make_task(train, test, tmp_path).evaluate(stub(lambda image: next(queue)))
+    assert metrics["map"] == pytest.approx(1.0)
+    assert metrics["num_detections"] == sum(len(d["boxes"]) for d in perfect)
+
+
+def test_video_without_detections_scores_zero(road, tmp_path, stub):
+    """Bad input: a detector that finds nothing. Scoring works; every count is 0."""
+    train, test = road
+    task = make_task(train, test, tmp_path)
+    empty = {
+        "boxes": torch.zeros(0, 4),
+        "labels": torch.zeros(0, dtype=torch.int64),
+        "scores": torch.zeros(0),
+        "probs": torch.zeros(0, train.num_classes + 1),
+    }
+    pool = pool_with_labels(train)
+    scores = task.score(stub(lambda image: empty), pool, seed=0)
+    for name in ("fp", "fn", "least_confidence", "entropy", "margin", "gt_fp"):
+        assert all((a == 0).all() for a in scores.extra[name].values()), name
+    # the oracle counts every ground-truth box as missed
+    for v in train:
+        expected = [len(_gt_boxes(v, t)) for t in range(v.num_frames)]
+        assert scores.extra["gt_fn"][v.video_id].tolist() == expected
+    sel = get_selector("tc")(scores, pool, Budget(frames=2), np.random.default_rng(0))
+    assert sel.num_frames == 2
+
+
+def _gt_boxes(video: VideoAnnotation, t: int) -> np.ndarray:
+    b = video.frame(t).boxes
+    return b[(b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])]
+
+
+def test_missing_flow_is_recomputed_not_a_crash(road, tmp_path, stub, make_detections):
+    """Bad input: a flow file gone from the cache (or unreadable). Scoring recomputes that pair
+    only and gives the same scores."""
+    train, test = road
+    dets = {}
+    for v in train:
+        for t in range(v.num_frames):
+            gt = v.frame(t)
+            drop = 1 if t % 3 == 1 else 0  # every third frame misses a box
+            dets[(v.video_id, t)] = (gt.boxes[drop:], gt.labels[drop:])
+    order = [(v.video_id, t) for v in train for t in range(v.num_frames)]
+    pool = pool_with_labels(train, every=4)
+
+    def run():
+        queue = iter(make_detections(*dets[key], train.num_classes) for key in order)
+        task = make_task(train, test, tmp_path)
+        return task, task.score(stub(lambda image: next(queue)), pool, seed=0)
+
+    first_task, first = run()
+    pairs = sum(v.num_frames - 1 for v in train)
+    assert first_task.flows.computed_pairs == pairs
+    files = sorted((tmp_path / "flows").rglob("pair_*.npz"))
+    assert len(files) == pairs
+    files[0].unlink()
+    files[1].write_bytes(b"truncated")
+    task, second = run()
+    assert task.flows.computed_pairs == 2
+    for name in EXTRA:
+        for vid in pool.video_ids:
+            np.testing.assert_array_equal(first.extra[name][vid], second.extra[name][vid])
+    assert sum(a.sum() for a in first.extra["fn"].values()) > 0  # TC saw the missed boxes
+
+
+def test_boxes_outside_the_frame(tmp_path, road_root, stub, make_detections):
+    """Bad input: ground truth and detections that leave the frame are clipped, not a crash."""
+    from vidal.data import load_dataset
+
+    ds = load_dataset("vidal", road_root)
+    train, test = ds.split("train"), ds.split("test")
+    v = train.videos[0]
+    out_tube = Tube(
+        999,
+        0,
+        0,
+        np.tile(np.array([[-20, -10, 30, 20]], np.float32), (v.num_frames, 1)),  # partly outside
+    )
+    gone = Tube(998, 1, 0, np.array([[v.width + 5, 0, v.width + 25, 10]], np.float32))  # wholly
+    v.tubes = [*v.tubes, out_tube, gone]
+    clipped = clip_dataset_boxes(train)
+    assert clipped is not train and clipped[v.video_id].tubes[-2].boxes[0].tolist() == [
+        0,
+        0,
+        30,
+        20,
+    ]
+    assert train[v.video_id].tubes[-2].boxes[0].tolist() == [-20, -10, 30, 20]  # not modified
+    assert clip_dataset_boxes(test) is test  # nothing to clip: the same object
+
+    task = make_task(train, test, tmp_path)
+    pool = LabelPool.from_dataset(train)
+    pool.add_frames(v.video_id, [0, 1])
+    model = task.build_model(seed=0)
+    task.train(model, pool, seed=0)  # the wholly outside box is dropped, the other clipped
+
+    far = make_detections(
+        [[-50, -50, 10, 10], [500, 500, 600, 600], [10, 10, 90, 70]], [0, 1, 0], train.num_classes
+    )
+    scores = task.score(stub(lambda image: far), pool, seed=0)
+    assert all(np.isfinite(a).all() for per in scores.extra.values() for a in per.values())
+    metrics = task.evaluate(stub(lambda image: far))
+    assert metrics["map"] is not None and 0 <= metrics["map"] <= 1
+
+
+def test_undecodable_video_is_skipped_with_a_warning(road, tmp_path, stub, make_detections):
+    train, test = road
+    broken = dataclasses.replace(train.videos[0], path="missing.mp4")
+    bad = VideoDataset(train.class_names, [broken, *train.videos[1:]], root=train.root)
+    task = make_task(bad, test, tmp_path)
+    pool = pool_with_labels(bad)
+    empty = make_detections(np.zeros((0, 4)), np.zeros(0), bad.num_classes)
+    with pytest.warns(UserWarning, match="cannot be decoded"):
+        scores = task.score(stub(lambda image: empty), pool, seed=0)
+    assert (scores.extra["fp"][broken.video_id] == 0).all()
+    with pytest.warns(UserWarning, match="skipping video"):
+        stats = task.train(task.build_model(seed=0), pool, seed=0)
+    assert stats["frames"] == pool.num_labeled - len(pool.labeled_frames(broken.video_id))
+
+
+def test_single_frame_video(tmp_path, road, stub, make_detections):
+    train, test = road
+    v = train.videos[0]
+    one = VideoDataset(
+        train.class_names,
+        [
+            VideoAnnotation(
+                "one",
+                1,
+                v.width,
+                v.height,
+                tubes=[Tube(0, 0, 0, v.tubes[0].boxes[:1])],
+                path=v.path,
+            )
+        ],
+        root=train.root,
+    )
+    task = make_task(one, test, tmp_path)
+    det = make_detections(v.tubes[0].boxes[:1], [0], one.num_classes)
+    scores = task.score(stub(lambda image: det), LabelPool.from_dataset(one), seed=0)
+    assert scores.extra["fp"]["one"].tolist() == [0.0] and scores.extra["gt_fn"][
+        "one"
+    ].tolist() == [0.0]
+
+
+def test_build_detection_task_reads_the_config(road, tmp_path):
+    train, test = road
+    cfg = ExperimentConfig(task="detection", out=str(tmp_path / "run"))
+    task = build_detection_task(cfg, train, test, device="cpu", progress=False)
+    assert task.build_args["backbone"] == "mobilenet_v3_fpn"  # preset "small"
+    assert (task.build_args["min_size"], task.build_args["max_size"]) == (64, 64)
+    assert task.build_args["options"] == LOW_RES_OPTIONS
+    assert task.flows.root == tmp_path / "run" / "flows"
+    cfg = dataclasses.replace(
+        cfg,
+        model=ModelConfig(preset="resnet50_fpn", size=(300, 1000)),
+        score=ScoreConfig(scorer="detection"),
+    )
+    task = build_detection_task(cfg, train, test, device="cpu", progress=False)
+    assert task.build_args == {
+        "num_classes": train.num_classes,
+        "backbone": "resnet50_fpn",
+        "min_size": 300,
+        "max_size": 1000,
+        "options": {},
+    }
+    with pytest.raises(ConfigError, match="known"):
+        build_detection_task(
+            dataclasses.replace(cfg, model=ModelConfig(preset="yolo")),
+            train,
+            test,
+            device="cpu",
+            progress=False,
+        )
+    with pytest.raises(ConfigError, match="detection scorer"):
+        build_detection_task(
+            dataclasses.replace(cfg, score=ScoreConfig(scorer="bald")),
+            train,
+            test,
+            device="cpu",
+            progress=False,
+        )
+    with pytest.raises(ConfigError, match="min_size"):
+        build_detection_task(
+            dataclasses.replace(cfg, model=ModelConfig(preset="small", size=(300, 200))),
+            train,
+            test,
+            device="cpu",
+            progress=False,
+        )
+    with pytest.raises(ConfigError, match="not found"):
+        build_detection_task(
+            dataclasses.replace(
+                cfg, model=ModelConfig(preset="small", weights=str(tmp_path / "none.pt"))
+            ),
+            train,
+            test,
+            device="cpu",
+            progress=False,
+        )
+
+
+def test_config_fields_the_detection_protocol_may_add(road, tmp_path):
+    """``train.epochs`` and ``model.options`` are read when the config grows them."""
+    from types import SimpleNamespace
+
+    train, test = road
+    cfg = ExperimentConfig(task="detection", out=str(tmp_path / "run"))
+    fake = SimpleNamespace(
+        model=SimpleNamespace(
+            **{**dataclasses.asdict(cfg.model), "options": {"rpn_post_nms_top_n_test": 10}}
+        ),
+        train=SimpleNamespace(**{**dataclasses.asdict(cfg.train), "epochs": 2}),
+        score=cfg.score,
+        out_dir=cfg.out_dir,
+    )
+    task = build_detection_task(fake, train, test, device="cpu", progress=False)
+    assert task.epochs == 2 and task.steps is None
+    assert task.build_args["options"] == {"rpn_post_nms_top_n_test": 10}

@@ -1,0 +1,629 @@
+"""Object detection in video frames as an active-learning task (Zolfaghari Bengar, thesis ch. 2).
+
+:class:`DetectionTask` drives a torchvision Faster R-CNN (:func:`vidal.models.detector.build_detector`)
+through the cycles of :class:`vidal.loop.ActiveLoop` the way the thesis does (Sec. 2.5.1):
+
+- **train**: fine-tune the previous cycle's model (the loop passes it in) on every labeled
+  frame, whole frames with all their boxes (:func:`vidal.train.detection.train_detector`);
+- **score**: run the detector on *every* frame of every video that still has an unlabeled
+  frame, then compute, per frame,
+
+  - the temporal-coherence (TC) estimates of false positives and negatives (Sec. 2.3.2):
+    detections are tracked 3 frames each way with optical flow, linked, and the TP/FP/TN/FN
+    graph is solved by max-flow (:func:`tracking.estimate_errors`). The flow of a video is
+    computed once and kept in a :class:`tracking.FlowCache`, so later cycles (and seeds) only
+    read it back; a pair whose file is missing is recomputed;
+  - least confidence, entropy and margin of the detections (Sec. 2.5.2) and the oracle's
+    ground-truth error counts (Sec. 2.3.1), :func:`vidal.scoring.detection.detection_frame_scores`;
+
+  ``FrameScores.extra`` holds them under the names the selectors of
+  :mod:`vidal.select.detection` read (``fp``, ``fn``, ``least_confidence``, ``entropy``,
+  ``margin``, ``gt_fp``, ``gt_fn``); ``FrameScores.frames`` holds the TC false-positive
+  counts, the thesis' TC criterion. Every score is computed whatever the selector, so the
+  saved ``scores.npz`` of runs with different selectors compare directly;
+- **evaluate**: VOC AP at ``IoU > 0.5`` per class on the test split after per-class NMS and
+  a 0.5 score threshold, averaged over the classes with ground truth (primary metric ``map``).
+
+Frames are read at the size the annotations give (``VideoAnnotation.width x height``, the
+decoded size for every dataset reader), so boxes, detections and flow share one pixel grid;
+the detector rescales internally (shorter side to ``min_size``, 300 px in the thesis).
+Ground-truth boxes that leave the frame are clipped to it, and a box left without area is
+dropped (for training and evaluation alike).
+
+How :func:`build_detection_task` reads an :class:`~vidal.config.ExperimentConfig`:
+
+==========================  =================================================================
+field                       meaning for detection
+==========================  =================================================================
+``model.preset``            backbone: ``mobilenet_v3_fpn`` (CPU) or ``resnet50_fpn`` (thesis);
+                            the action presets ``small``/``full`` stand for these two
+``model.size``              ``[min_size, max_size]``: frames are resized so the shorter side
+                            is ``min_size`` (the thesis' 300 px height) unless the longer one
+                            would exceed ``max_size``
+``model.weights``           optional local detector/backbone/classifier state dict
+                            (e.g. COCO Faster R-CNN weights, thesis Sec. 2.5.1)
+``model.options``           (when the config has that field) keyword arguments of
+                            :func:`build_detector`; otherwise :data:`LOW_RES_OPTIONS` for
+                            ``mobilenet_v3_fpn`` at ``min_size <= 320``, torchvision's defaults else
+``train.steps``             SGD steps per cycle (``train.epochs``, when the config has that
+                            field and sets it, wins: the thesis trains 10 or 6 epochs)
+``train.batch_size``        frames per step (thesis: 12)
+``train.lr``                initial SGD learning rate (thesis: 0.02 SYNTHIA-AL, 0.001 VID)
+``train.workers``           data-loading processes
+``score.scorer``            ``detection`` (or the default ``uncertainty``): all scores above
+``select.options.window``   temporal representativeness ``k`` (1 SYNTHIA-AL, 3 ImageNet-VID)
+``out``                     the flow cache lives in ``<out>/flows`` (shared by the seeds)
+==========================  =================================================================
+
+The action-only fields (``model.clip_len``, ``dropout``, ``i3d_weights``; ``train.loss``,
+``sigma``, ``cluster_weight``, ``cls_weight``; ``score.passes``, ``tau``, ``stride``) are
+not used. The budget is counted in frames (``budget.unit: frames``), as in the thesis.
+
+Example:
+    >>> from vidal.config import load_config  # doctest: +SKIP
+    >>> from vidal.experiment import run_experiment  # doctest: +SKIP
+    >>> run_experiment(load_config("tools/configs/detection_synthetic_road.yaml"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from vidal._io import atomic_write
+from vidal.data.annotations import Tube, VideoAnnotation, VideoDataset
+from vidal.data.store import FrameStore
+from vidal.errors import AnnotationError, ConfigError, DecodeError, VidalError
+from vidal.metrics.voc import DetectionAPAccumulator, postprocess_detections
+from vidal.models.detector import BACKBONES, build_detector
+from vidal.pool import LabelPool
+from vidal.scoring.detection import detection_frame_scores
+from vidal.select.base import FrameScores
+from vidal.train.detection import detect_frames, train_detector
+
+__all__ = [
+    "DETECTION_PRESETS",
+    "LOW_RES_OPTIONS",
+    "DetectionTask",
+    "VideoFrames",
+    "build_detection_task",
+    "clip_dataset_boxes",
+]
+
+#: ``model.preset`` -> detector backbone (the action presets map to the CPU and thesis sizes).
+DETECTION_PRESETS: dict[str, str] = {
+    "mobilenet_v3_fpn": "mobilenet_v3_fpn",
+    "resnet50_fpn": "resnet50_fpn",
+    "small": "mobilenet_v3_fpn",
+    "full": "resnet50_fpn",
+}
+#: Detector settings for ``mobilenet_v3_fpn`` at ``min_size <= 320`` (a CPU run): test-time
+#: proposals as torchvision's ``fasterrcnn_mobilenet_v3_large_320_fpn`` (150 before and after
+#: NMS), fewer training proposals, and 128 sampled RoIs per image (the box head's matrix
+#: products dominate a CPU step at torchvision's 512).
+LOW_RES_OPTIONS: dict[str, int] = {
+    "rpn_pre_nms_top_n_test": 150,
+    "rpn_post_nms_top_n_test": 150,
+    "rpn_pre_nms_top_n_train": 1000,
+    "rpn_post_nms_top_n_train": 500,
+    "box_batch_size_per_image": 128,
+}
+_CHECKPOINT_FORMAT = "vidal-detector"
+
+
+def clip_dataset_boxes(dataset: VideoDataset) -> VideoDataset:
+    """A copy of ``dataset`` whose boxes are clipped to their video's frame.
+
+    Each box ``x1, y1, x2, y2`` is clipped to ``[0, width] x [0, height]`` of its video; a
+    box entirely outside keeps no area and is dropped by training and evaluation. Tubes,
+    splits, root and class names are kept (the tubes are new objects; masks are shared).
+
+    Args:
+        dataset: the annotations.
+
+    Returns:
+        The clipped dataset (``dataset`` itself when no box leaves its frame).
+    """
+
+    def outside(v: VideoAnnotation) -> bool:
+        return any(
+            len(tb.boxes)
+            and (
+                tb.boxes[:, :2].min() < 0
+                or tb.boxes[:, 2].max() > v.width
+                or tb.boxes[:, 3].max() > v.height
+            )
+            for tb in v.tubes
+        )
+
+    if not any(outside(v) for v in dataset):
+        return dataset
+    videos = []
+    for v in dataset:
+        if not outside(v):
+            videos.append(v)
+            continue
+        hi = np.array([v.width, v.height, v.width, v.height], np.float32)
+        tubes = [
+            Tube(
+                tb.track_id,
+                tb.label,
+                tb.first_frame,
+                np.clip(tb.boxes, 0, hi).astype(np.float32),
+                tb.masks,
+            )
+            for tb in v.tubes
+        ]
+        videos.append(
+            VideoAnnotation(
+                v.video_id,
+                v.num_frames,
+                v.width,
+                v.height,
+                fps=v.fps,
+                label=v.label,
+                tubes=tubes,
+                path=v.path,
+            )
+        )
+    return VideoDataset(
+        list(dataset.class_names),
+        videos,
+        root=dataset.root,
+        splits={k: list(ids) for k, ids in dataset.splits.items()},
+    )
+
+
+def _gt(video: VideoAnnotation, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ground truth of frame ``t``: ``boxes (ndarray[M, 4])`` float32 with area, ``labels (ndarray[M])``."""
+    gt = video.frame(t)
+    boxes = np.asarray(gt.boxes, np.float32).reshape(-1, 4)
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return boxes[keep], np.asarray(gt.labels, np.int64).reshape(-1)[keep]
+
+
+class VideoFrames:
+    """Frames of a dataset's videos at the annotation size, as detection and flow read them.
+
+    Whole videos come from a :class:`~vidal.data.store.FrameStore` (decoded once, kept while
+    they fit in ``max_bytes``). When the whole dataset fits, single frames are cut from the
+    cached videos too; when it does not (ImageNet-VID), single frames are decoded on their
+    own, so training on frames scattered over thousands of videos never decodes whole videos.
+    A decoded frame whose size differs from the annotation's is resized to it (with a warning).
+
+    Calling the object, ``frames(video_id, indices) -> ndarray[N, H, W, 3]``, is the
+    ``read_frames`` of :func:`vidal.train.detection.train_detector` (picklable, for workers).
+
+    Args:
+        dataset: the videos.
+        max_bytes: memory for decoded videos.
+    """
+
+    def __init__(self, dataset: VideoDataset, *, max_bytes: int = 2 << 30) -> None:
+        self.dataset = dataset
+        self.store = FrameStore(dataset, size=None, max_bytes=max_bytes)
+        total = sum(v.num_frames * v.width * v.height * 3 for v in dataset)
+        self.cache_all = total <= max_bytes
+        self._warned: set[str] = set()
+
+    def _fit(self, video_id: str, frames: np.ndarray) -> np.ndarray:
+        v = self.dataset[video_id]
+        if frames.shape[1:3] == (v.height, v.width):
+            return frames
+        if video_id not in self._warned:
+            self._warned.add(video_id)
+            warnings.warn(
+                f"{video_id}: decoded frames are {frames.shape[2]}x{frames.shape[1]}, the annotations "
+                f"say {v.width}x{v.height}; resizing the frames to the annotations",
+                stacklevel=3,
+            )
+        import cv2
+
+        return np.stack(
+            [cv2.resize(f, (v.width, v.height), interpolation=cv2.INTER_AREA) for f in frames]
+        )
+
+    def video(self, video_id: str) -> np.ndarray:
+        """All frames of ``video_id``: uint8 RGB ``ndarray[T, H, W, 3]`` (``T`` as annotated)."""
+        return self._fit(video_id, self.store.frames(video_id))
+
+    def __call__(self, video_id: str, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Frames ``indices`` of ``video_id``: uint8 RGB ``ndarray[N, H, W, 3]``, in order."""
+        idx = np.asarray(list(indices), dtype=np.int64)
+        if self.cache_all:
+            return self.video(video_id)[idx]
+        from vidal.data.video import open_video
+
+        with open_video(self.dataset.video_path(video_id)) as reader:
+            if len(reader) == 0:
+                raise DecodeError(f"{video_id}: no frames decoded")
+            # a video shorter than annotated repeats its last frame, as FrameStore does
+            return self._fit(video_id, reader.get_batch(np.minimum(idx, len(reader) - 1)))
+
+
+class DetectionTask:
+    """Frame-level object detection with Faster R-CNN, scored by temporal coherence.
+
+    Implements :class:`vidal.loop.Task`; see the module docstring for what each step does.
+
+    Args:
+        train_set: videos to select from and train on (ground truth read only where labeled,
+            and by the oracle scores ``gt_fp``/``gt_fn``).
+        test_set: videos to evaluate on.
+        backbone: ``"mobilenet_v3_fpn"`` or ``"resnet50_fpn"``.
+        min_size: shorter image side after the detector's resize (thesis: 300).
+        max_size: longest allowed longer side after the resize.
+        weights: optional local state dict to start from (see
+            :func:`vidal.models.detector.load_detector_weights`).
+        detector_options: further keyword arguments of :func:`build_detector` (e.g.
+            ``trainable_backbone_layers``, ``rpn_post_nms_top_n_test``).
+        steps: SGD steps per cycle (not with ``epochs``).
+        epochs: passes over the labeled frames per cycle (default 10 when ``steps`` is None).
+        batch_size: frames per step.
+        lr: initial learning rate.
+        train_options: further keyword arguments of :func:`train_detector` (``lr_drops``,
+            ``momentum``, ``hflip``, ...).
+        workers: data-loading processes for training.
+        flow_cache: folder of the optical-flow cache (created when needed).
+        flow_method: ``"dis"``, ``"farneback"`` or a :class:`tracking.FlowMethod`.
+        flow_scale: compute the flow at this fraction of the frame size.
+        coherence_options: keyword arguments of :func:`tracking.estimate_errors`
+            (default ``window=3``, the thesis' 3 frames each way).
+        min_score: detections scoring below this are ignored by every score (thesis: 0.5).
+        nms_iou: evaluation NMS overlap.
+        eval_every: evaluate every ``eval_every``-th test frame (1: all, as the thesis).
+        detect_batch_size: frames per detector forward pass when scoring and evaluating.
+        device: where the detector runs (flow and max-flow run on the CPU).
+        max_bytes: memory for decoded videos, per split.
+        progress: show progress bars.
+    """
+
+    primary_metric = "map"
+
+    def __init__(
+        self,
+        train_set: VideoDataset,
+        test_set: VideoDataset,
+        *,
+        backbone: str = "mobilenet_v3_fpn",
+        min_size: int = 300,
+        max_size: int = 1000,
+        weights: str | os.PathLike | None = None,
+        detector_options: dict[str, Any] | None = None,
+        steps: int | None = None,
+        epochs: int | None = None,
+        batch_size: int = 12,
+        lr: float = 0.02,
+        train_options: dict[str, Any] | None = None,
+        workers: int = 0,
+        flow_cache: str | os.PathLike = "flows",
+        flow_method: Any = "dis",
+        flow_scale: float = 1.0,
+        coherence_options: dict[str, Any] | None = None,
+        min_score: float = 0.5,
+        nms_iou: float = 0.5,
+        eval_every: int = 1,
+        detect_batch_size: int = 8,
+        device: torch.device | str = "cpu",
+        max_bytes: int = 2 << 30,
+        progress: bool = True,
+    ) -> None:
+        if backbone not in BACKBONES:
+            raise ConfigError(f"unknown detector backbone {backbone!r}; known: {list(BACKBONES)}")
+        if train_set.class_names != test_set.class_names:
+            raise ConfigError(
+                f"train and test sets have different classes: {train_set.class_names} vs {test_set.class_names}"
+            )
+        if train_set.num_classes < 1:
+            raise ConfigError("the dataset has no object classes")
+        if steps is not None and epochs is not None:
+            raise ConfigError("give steps or epochs per cycle, not both")
+        if eval_every < 1 or detect_batch_size < 1:
+            raise ConfigError("eval_every and detect_batch_size must be >= 1")
+        self.train_set = clip_dataset_boxes(train_set)
+        self.test_set = clip_dataset_boxes(test_set)
+        self.class_names = list(train_set.class_names)
+        self.build_args: dict[str, Any] = {
+            "num_classes": train_set.num_classes,
+            "backbone": backbone,
+            "min_size": int(min_size),
+            "max_size": int(max_size),
+            "options": dict(detector_options or {}),
+        }
+        self.weights = None if weights is None else str(weights)
+        if self.weights is not None and not Path(self.weights).is_file():
+            raise ConfigError(f"detector weights not found: {self.weights}")
+        self.steps, self.epochs = steps, epochs
+        self.batch_size, self.lr = batch_size, lr
+        self.train_options = dict(train_options or {})
+        self.workers = workers
+        from tracking import FlowCache
+
+        self.flows = FlowCache(flow_cache)
+        self.flow_method, self.flow_scale = flow_method, flow_scale
+        self.coherence_options = {
+            "window": 3,
+            "score_threshold": min_score,
+            **(coherence_options or {}),
+        }
+        self.min_score, self.nms_iou = min_score, nms_iou
+        self.eval_every, self.detect_batch_size = eval_every, detect_batch_size
+        self.device = torch.device(device)
+        self.progress = progress
+        self.train_frames = VideoFrames(self.train_set, max_bytes=max_bytes)
+        self.test_frames = VideoFrames(self.test_set, max_bytes=max_bytes)
+        #: seconds spent in each part of the last :meth:`score` call
+        self.last_score_timing: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ models
+    def _build(self, build: dict[str, Any], weights: str | os.PathLike | None) -> nn.Module:
+        return build_detector(
+            build["num_classes"],
+            backbone=build["backbone"],
+            weights_path=weights,
+            min_size=build["min_size"],
+            max_size=build["max_size"],
+            **build["options"],
+        )
+
+    def build_model(self, *, seed: int) -> nn.Module:
+        """A new detector (from ``weights`` when given), initialised from ``seed``."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = self._build(self.build_args, self.weights)
+        return model.to(self.device)
+
+    def save_checkpoint(self, model: nn.Module, path: Path) -> None:
+        """Write the weights and what rebuilds the model (atomically; read with ``weights_only``)."""
+        state = {
+            "format": _CHECKPOINT_FORMAT,
+            "version": 1,
+            "build": {**self.build_args, "pretrained": self.weights is not None},
+            "class_names": self.class_names,
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        }
+        atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+    def load_checkpoint(self, path: Path) -> nn.Module:
+        """The detector saved by :meth:`save_checkpoint`, on the task's device.
+
+        Raises:
+            VidalError: the file is not a detector checkpoint, or it was saved for other classes.
+        """
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as e:
+            raise VidalError(f"{path}: cannot read checkpoint: {e}") from e
+        if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
+            raise VidalError(f"{path}: not a vidal detector checkpoint")
+        if ckpt.get("class_names") != self.class_names:
+            raise VidalError(
+                f"{path}: saved for classes {ckpt.get('class_names')}, the dataset has {self.class_names}"
+            )
+        build = ckpt["build"]
+        # a model built on pretrained weights has frozen batch norm: rebuild it the same way,
+        # loading the checkpoint itself as its weights (load_detector_weights unwraps "state_dict")
+        if build.get("pretrained"):
+            model = self._build(build, path)
+        else:
+            model = self._build(build, None)
+            model.load_state_dict(ckpt["state_dict"])
+        return model.to(self.device).eval()
+
+    # ------------------------------------------------------------------ cycle steps
+    def _decodable(self, pool: LabelPool) -> LabelPool:
+        """``pool`` without the labeled videos that cannot be decoded (each named in a warning)."""
+        bad = []
+        for vid in pool.videos_with_labels():
+            try:
+                self.train_frames(vid, pool.labeled_frames(vid)[:1])
+            except DecodeError as e:
+                warnings.warn(f"skipping video {vid} for training: {e}", stacklevel=3)
+                bad.append(vid)
+        if not bad:
+            return pool
+        kept = LabelPool({v: n for v, n in pool.num_frames.items() if v not in bad})
+        for vid in kept.video_ids:
+            kept.add_frames(vid, pool.labeled_frames(vid))
+        return kept
+
+    def train(self, model: nn.Module, pool: LabelPool, *, seed: int) -> dict:
+        """Fine-tune ``model`` in place on every labeled frame of ``pool``."""
+        t0 = time.perf_counter()
+        pool = self._decodable(pool)
+        losses = train_detector(
+            model,
+            self.train_set,
+            pool,
+            read_frames=self.train_frames,
+            steps=self.steps,
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            device=self.device,
+            seed=seed,
+            num_workers=self.workers,
+            progress=self.progress,
+            **self.train_options,
+        )
+        tail = losses[-max(1, len(losses) // 10) :]
+        return {
+            "steps": len(losses),
+            "frames": pool.num_labeled,
+            "loss_first": round(losses[0], 4),
+            "loss_last": round(float(np.mean(tail)), 4),
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+
+    def _detect(self, model: nn.Module, frames: np.ndarray, indices: Sequence[int]) -> list[dict]:
+        out: list[dict] = []
+        for start in range(0, len(indices), self.detect_batch_size):
+            chunk = frames[np.asarray(indices[start : start + self.detect_batch_size])]
+            out.extend(detect_frames(model, chunk, batch_size=len(chunk), device=self.device))
+        return out
+
+    def _flow_key(self, video_id: str) -> str:
+        try:
+            return str(self.train_set.video_path(video_id).resolve())
+        except AnnotationError:  # no path: the id names it
+            return video_id
+
+    def score(self, model: nn.Module, pool: LabelPool, *, seed: int) -> FrameScores:
+        """Detect every frame of each video with an unlabeled frame and score every frame.
+
+        Returns:
+            :class:`FrameScores` with ``frames`` the TC false-positive counts and ``extra``
+            ``fp``, ``fn`` (TC), ``least_confidence``, ``entropy``, ``margin`` and ``gt_fp``,
+            ``gt_fn`` (oracle), each video id -> float64 ``ndarray[T]``. A video that cannot
+            be decoded scores 0 everywhere (with a warning).
+        """
+        from tracking import estimate_errors
+
+        del seed  # detection, flow and max-flow are deterministic
+        model.eval()
+        todo = [v for v in pool.video_ids if not pool.mask(v).all()]
+        names = ("fp", "fn", "least_confidence", "entropy", "margin", "gt_fp", "gt_fn")
+        extra: dict[str, dict[str, np.ndarray]] = {name: {} for name in names}
+        timing = dict.fromkeys(("decode", "detect", "flow", "coherence", "uncertainty"), 0.0)
+        for vid in tqdm(todo, desc="score", disable=not self.progress, leave=False):
+            n = pool.num_frames[vid]
+            t0 = time.perf_counter()
+            try:
+                frames = self.train_frames.video(vid)
+            except DecodeError as e:
+                warnings.warn(f"video {vid} cannot be decoded, scored 0: {e}", stacklevel=2)
+                for name in names:
+                    extra[name][vid] = np.zeros(n)
+                continue
+            t1 = time.perf_counter()
+            dets = self._detect(model, frames, range(n))
+            t2 = time.perf_counter()
+            flows = self.flows.get_flows(
+                self._flow_key(vid),
+                frames,  # already decoded: FlowCache only computes the pairs it lacks
+                method=self.flow_method,
+                scale=self.flow_scale,
+            )
+            t3 = time.perf_counter()
+            tc = estimate_errors(
+                [(d["boxes"], d["labels"], d["scores"]) for d in dets],
+                flows,
+                **self.coherence_options,
+            )
+            t4 = time.perf_counter()
+            per_frame = detection_frame_scores(
+                {vid: dets}, dataset=self.train_set, min_score=self.min_score
+            )
+            t5 = time.perf_counter()
+            extra["fp"][vid] = tc.fp_per_frame.astype(np.float64)
+            extra["fn"][vid] = tc.fn_per_frame.astype(np.float64)
+            for name, per_video in per_frame.items():
+                extra[name][vid] = per_video[vid]
+            for key, dt in zip(timing, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+                timing[key] += dt
+        self.last_score_timing = {k: round(v, 3) for k, v in timing.items()}
+        return FrameScores(frames={v: a.copy() for v, a in extra["fp"].items()}, extra=extra)
+
+    def evaluate(self, model: nn.Module) -> dict:
+        """VOC AP (``IoU > 0.5``) per class on the test split, after NMS and a 0.5 score threshold.
+
+        Returns:
+            ``map`` (mean over the classes with ground truth; ``None`` without any),
+            ``ap_per_class`` and ``num_gt`` by class name, ``num_detections`` (kept after the
+            threshold) and ``frames`` evaluated.
+        """
+        model.eval()
+        acc = DetectionAPAccumulator(len(self.class_names))
+        frames_seen, kept = 0, 0
+        for video in tqdm(self.test_set, desc="evaluate", disable=not self.progress, leave=False):
+            try:
+                frames = self.test_frames.video(video.video_id)
+            except DecodeError as e:
+                warnings.warn(f"skipping test video {video.video_id}: {e}", stacklevel=2)
+                continue
+            ts = list(range(0, video.num_frames, self.eval_every))
+            for t, det in zip(ts, self._detect(model, frames, ts), strict=True):
+                boxes, labels, scores = postprocess_detections(
+                    det["boxes"],
+                    det["labels"],
+                    det["scores"],
+                    nms_iou=self.nms_iou,
+                    score_threshold=self.min_score,
+                )
+                gt_boxes, gt_labels = _gt(video, t)
+                acc.update(boxes, labels, scores, gt_boxes, gt_labels)
+                frames_seen += 1
+                kept += len(boxes)
+        result = acc.compute()
+        return {
+            "map": result["map"],
+            "ap_per_class": dict(zip(self.class_names, result["per_class"], strict=True)),
+            "num_gt": dict(zip(self.class_names, result["num_gt"], strict=True)),
+            "num_detections": kept,
+            "frames": frames_seen,
+        }
+
+
+def build_detection_task(
+    cfg: Any,
+    train_set: VideoDataset,
+    test_set: VideoDataset,
+    *,
+    device: torch.device | str,
+    progress: bool,
+) -> DetectionTask:
+    """The :class:`DetectionTask` an :class:`~vidal.config.ExperimentConfig` describes.
+
+    See the module docstring for how each config field is read.
+
+    Raises:
+        ConfigError: an unknown ``model.preset`` or ``score.scorer``, or a bad ``model.size``.
+    """
+    m, t = cfg.model, cfg.train
+    if m.preset not in DETECTION_PRESETS:
+        raise ConfigError(
+            f"unknown detection model preset {m.preset!r}; known: {sorted(DETECTION_PRESETS)}"
+        )
+    if cfg.score.scorer not in ("detection", "uncertainty"):
+        raise ConfigError(
+            f"score.scorer {cfg.score.scorer!r} is not a detection scorer; use 'detection' "
+            "(TC, least confidence, entropy, margin and oracle scores are all computed)"
+        )
+    size = tuple(m.size)
+    if len(size) != 2 or min(size) < 1 or size[0] > size[1]:
+        raise ConfigError(
+            f"model.size must be [min_size, max_size] with min_size <= max_size, got {list(size)}"
+        )
+    backbone = DETECTION_PRESETS[m.preset]
+    # fields the detection protocol may add to the config (None until then)
+    epochs = getattr(t, "epochs", None)
+    options = getattr(m, "options", None)
+    if options is None:
+        options = dict(LOW_RES_OPTIONS) if backbone == "mobilenet_v3_fpn" and size[0] <= 320 else {}
+    return DetectionTask(
+        train_set,
+        test_set,
+        backbone=backbone,
+        min_size=int(size[0]),
+        max_size=int(size[1]),
+        weights=None if m.weights is None else os.path.expanduser(m.weights),
+        detector_options=options,
+        steps=None if epochs else t.steps,
+        epochs=epochs or None,
+        batch_size=t.batch_size,
+        lr=t.lr,
+        workers=t.workers,
+        flow_cache=cfg.out_dir() / "flows",
+        device=device,
+        progress=progress,
+    )
