@@ -14,9 +14,12 @@ On a few synthetic road videos (:mod:`vidal.data.synth`, ``kind="road"``) it tim
   truth with corner jitter, ``--miss`` of the objects dropped and ``--false`` invented boxes
   per frame (a random-weight detector finds nothing above the 0.5 threshold, which would
   leave TC nothing to do);
-- **detector**: Faster R-CNN inference (``mobilenet_v3_fpn`` and ``resnet50_fpn``, random
-  weights, frames resized to ``--min-size``, 300 px in the thesis), through
-  :func:`vidal.train.detection.detect_frames`;
+- **detector**: Faster R-CNN inference (``mobilenet_v3_fpn`` and ``resnet50_fpn`` with
+  torchvision's settings, and ``mobilenet_v3_fpn`` with the CPU config's fewer proposals,
+  :data:`vidal.detection_task.LOW_RES_OPTIONS`; random weights, frames resized to
+  ``--min-size``, 300 px in the thesis), through :func:`vidal.train.detection.detect_frames`.
+  An untrained head keeps up to 100 low-scoring boxes per frame, so its post-processing
+  costs a little more than a trained detector's;
 
 and prints TC (with and without the cache read) as a fraction of each detector's time. Each
 timing is the best of ``--repeats`` runs. Frames are rendered at ``--size`` so flow, tracking
@@ -42,6 +45,7 @@ from tracking import FlowCache, estimate_errors
 from vidal.data import load_dataset
 from vidal.data.store import FrameStore
 from vidal.data.synth import SynthConfig, make_dataset
+from vidal.detection_task import LOW_RES_OPTIONS
 from vidal.models.detector import build_detector
 from vidal.train.detection import detect_frames
 
@@ -57,8 +61,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--backbones",
         nargs="+",
-        default=["mobilenet_v3_fpn", "resnet50_fpn"],
-        help="detectors to time",
+        default=["mobilenet_v3_fpn", "mobilenet_v3_fpn_low_res", "resnet50_fpn"],
+        help="detectors to time (a _low_res suffix adds vidal.detection_task.LOW_RES_OPTIONS, "
+        "what the CPU config uses)",
+    )
+    p.add_argument(
+        "--flow-scale", type=float, default=1.0, help="compute and cache the flow at this scale"
     )
     p.add_argument("--window", type=int, default=3, help="TC tracking window (thesis: 3)")
     p.add_argument(
@@ -143,13 +151,15 @@ def main(args: argparse.Namespace) -> dict:
             cache = FlowCache(root / f"flows_{r}")
             t0 = time.perf_counter()
             for vid, frames in videos.items():
-                cache.get_flows(vid, frames, method="dis")
+                cache.get_flows(vid, frames, method="dis", scale=args.flow_scale)
             compute_times.append(time.perf_counter() - t0)
         flows = {}
 
         def read_back() -> None:
             for vid, frames in videos.items():
-                flows[vid] = cache.get_flows(vid, lambda f=frames: f, method="dis")
+                flows[vid] = cache.get_flows(
+                    vid, lambda f=frames: f, method="dis", scale=args.flow_scale
+                )
 
         read_time = best_of(args.repeats, read_back)
         assert cache.computed_pairs == pairs, "reading back must not recompute"
@@ -174,8 +184,13 @@ def main(args: argparse.Namespace) -> dict:
         detector_times = {}
         for backbone in args.backbones:
             torch.manual_seed(args.seed)
+            name, low_res = backbone.removesuffix("_low_res"), backbone.endswith("_low_res")
             model = build_detector(
-                len(ds.class_names), backbone=backbone, min_size=args.min_size, max_size=1000
+                len(ds.class_names),
+                backbone=name,  # type: ignore[arg-type]
+                min_size=args.min_size,
+                max_size=1000,
+                **(LOW_RES_OPTIONS if low_res else {}),
             ).eval()
             detect_frames(model, frames[: args.batch], batch_size=args.batch)  # warm-up
             t = best_of(
@@ -198,6 +213,7 @@ def main(args: argparse.Namespace) -> dict:
             "detector_min_size": args.min_size,
             "detections_per_frame": num_dets / num_frames,
             "window": args.window,
+            "flow_scale": args.flow_scale,
             "threads": args.threads,
             "repeats": args.repeats,
             "estimated_fp_per_frame": float(
@@ -220,6 +236,7 @@ def main(args: argparse.Namespace) -> dict:
     print(
         f"{s['videos']} road videos, {s['frames']} frames of {height}x{width}, "
         f"{s['detections_per_frame']:.1f} detections/frame, window {args.window}, "
+        f"flow scale {args.flow_scale:g}, "
         f"{args.threads} torch threads, best of {args.repeats}"
     )
     for name, ms in report["ms_per_frame"].items():
