@@ -478,6 +478,18 @@ class DetectionTask:
         except AnnotationError:  # no path: the id names it
             return video_id
 
+    def unreadable(self, pool: LabelPool) -> dict[str, str]:
+        """Videos with an unlabeled frame that cannot be decoded, and why (for score-free selectors)."""
+        out = {}
+        for vid in pool.video_ids:
+            if pool.mask(vid).all():
+                continue
+            try:
+                self.train_frames(vid, [0])
+            except DecodeError as e:
+                out[vid] = str(e)
+        return out
+
     def score(self, model: nn.Module, pool: LabelPool, *, seed: int) -> FrameScores:
         """Detect every frame of each video with an unlabeled frame and score every frame.
 

@@ -42,6 +42,8 @@ class Task(Protocol):
 
     def score(self, model: Any, pool: LabelPool, *, seed: int) -> FrameScores: ...
 
+    def unreadable(self, pool: LabelPool) -> dict[str, str]: ...
+
     def evaluate(self, model: Any) -> dict: ...
 
     def save_checkpoint(self, model: Any, path: Path) -> None: ...
@@ -284,9 +286,11 @@ class ActiveLoop:
         else:
             if scores_path.exists():
                 scores = load_scores(scores_path)
-            else:
+            elif getattr(self.selector, "requires", True):
                 scores = self.task.score(model, self.pool, seed=self.seed * 1000 + k)
                 save_scores(scores_path, scores)
+            else:  # random, equidistant, ...: no model pass, only the videos to leave out
+                scores = FrameScores(skipped=self.task.unreadable(self.pool))
             budget = self.budget.for_pool(self.pool)
             candidates = self.pool
             if scores.skipped:

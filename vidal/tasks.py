@@ -168,6 +168,18 @@ class ActionTask:
             except DecodeError as e:
                 warnings.warn(f"skipping video {vid}: {e}", stacklevel=2)
 
+    def unreadable(self, pool: LabelPool) -> dict[str, str]:
+        """Videos with an unlabeled frame that cannot be decoded, and why (for score-free selectors)."""
+        out = {}
+        for vid in pool.video_ids:
+            if pool.mask(vid).all():
+                continue
+            try:
+                self.train_store.frames(vid)
+            except DecodeError as e:
+                out[vid] = str(e)
+        return out
+
     def score(self, model: ActionModel, pool: LabelPool, *, seed: int) -> FrameScores:
         torch.manual_seed(seed)
         todo = {v: n for v, n in pool.num_frames.items() if not pool.mask(v).all()}

@@ -131,3 +131,29 @@ def test_unscorable_video_is_left_out_of_selection(tmp_path):
     initial = LabelPool.load(tmp_path / "r/cycle_000/pool.json").labeled_frames("v2")
     assert loop.pool.labeled_frames("v2").tolist() == initial.tolist()  # nothing new chosen there
     assert any("v2 left out of selection: v2.mp4: truncated" in m for m in logs)
+
+
+class NoScoringTask(CountingTask):
+    """Scoring fails loudly; v2 cannot be decoded."""
+
+    def score(self, model, pool, *, seed):
+        raise AssertionError("a score-free selector must not run the model over the pool")
+
+    def unreadable(self, pool):
+        return {"v2": "v2.mp4: truncated"}
+
+
+def test_score_free_selector_skips_the_model_pass_and_unreadable_videos(tmp_path):
+    from vidal.select import SELECTORS
+
+    ds = _dataset()
+    loop = ActiveLoop(
+        NoScoringTask(), SELECTORS["random"], LabelPool.from_dataset(ds), SimulatedOracle(ds),
+        tmp_path / "run", budget=CycleBudget(initial=0.05, step=0.1), cycles=3, seed=0, log=None,
+    )
+    results = loop.run()
+    assert len(results) == 3
+    first = LabelPool.load(tmp_path / "run/cycle_000/pool.json")
+    assert loop.pool.labeled_frames("v2").tolist() == first.labeled_frames("v2").tolist()
+    assert loop.pool.num_labeled > first.num_labeled
+    assert not (tmp_path / "run/cycle_000/scores.npz").exists()
