@@ -121,12 +121,15 @@ class ScoreConfig:
         passes: MC-dropout passes R (10 in CLAUS).
         tau: non-activity suppression threshold (0.9).
         stride: frames between consecutive scoring clips (overlaps are averaged).
+        flow_cache: detection: folder of the optical-flow cache (default ``<out>/flows``);
+            flow depends only on the videos, so runs may share one.
     """
 
     scorer: str = "uncertainty"
     passes: int = 8
     tau: float = 0.9
     stride: int = 4
+    flow_cache: str | None = None
 
 
 @dataclass(frozen=True)

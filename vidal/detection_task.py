@@ -52,7 +52,8 @@ field                       meaning for detection
 ``train.workers``           data-loading processes
 ``score.scorer``            ``detection`` (or the default ``uncertainty``): all scores above
 ``select.options.window``   temporal representativeness ``k`` (1 SYNTHIA-AL, 3 ImageNet-VID)
-``out``                     the flow cache lives in ``<out>/flows`` (shared by the seeds)
+``score.flow_cache``        the optical-flow cache folder, default ``<out>/flows`` (shared by
+                            the seeds; runs over the same videos may share one)
 ==========================  =================================================================
 
 The action-only fields (``model.clip_len``, ``dropout``, ``i3d_weights``; ``train.loss``,
@@ -635,7 +636,11 @@ def build_detection_task(
         batch_size=t.batch_size,
         lr=t.lr,
         workers=t.workers,
-        flow_cache=cfg.out_dir() / "flows",
+        flow_cache=(
+            Path(os.path.expanduser(cfg.score.flow_cache))
+            if cfg.score.flow_cache
+            else cfg.out_dir() / "flows"
+        ),
         device=device,
         progress=progress,
     )

@@ -34,6 +34,7 @@ __all__ = [
     "build_task",
     "run_experiment",
     "share_first_cycle",
+    "compare_selectors",
     "load_results",
     "results_table",
     "plot_learning_curves",
@@ -218,6 +219,33 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, log: Any = p
     atomic_write_json(out / "results.json", results)
     plot_learning_curves([results], out / "learning_curve.png")
     return results
+
+
+def compare_selectors(
+    configs: Sequence[ExperimentConfig],
+    out: str | os.PathLike,
+    *,
+    progress: bool = True,
+    log: Any = print,
+) -> list[dict]:
+    """Run experiments that differ only in their selector; one table, JSON and PNG for all.
+
+    The first config's first cycle is shared with the others (:func:`share_first_cycle`),
+    so every selector starts from the same labels and model. Each run resumes on its own.
+    Writes ``out/results.json`` (``{"runs": [...]}``) and ``out/learning_curve.png``.
+
+    Returns:
+        the results of each run, in order.
+    """
+    out = Path(out)
+    all_results = []
+    for cfg in configs:
+        if share_first_cycle(configs[0], cfg):
+            log(f"[{cfg.name}] first cycle shared with [{configs[0].name}]")
+        all_results.append(run_experiment(cfg, progress=progress, log=log))
+    atomic_write_json(out / "results.json", {"runs": all_results})
+    plot_learning_curves(all_results, out / "learning_curve.png")
+    return all_results
 
 
 def share_first_cycle(source: ExperimentConfig, target: ExperimentConfig) -> bool:

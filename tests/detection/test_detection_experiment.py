@@ -41,26 +41,52 @@ def tiny_config(annotations: Path, out: Path, selector: str, **select_options) -
 
 @pytest.mark.slow
 def test_three_selectors_then_report(road_root, tmp_path):
-    runs = []
-    for selector in ("tc", "entropy_det", "random_tr_det"):
-        out = tmp_path / selector
-        results = run_experiment(tiny_config(road_root, out, selector), progress=False, log=quiet)
+    from vidal.config import to_dict
+
+    yaml_path = tmp_path / "road.yaml"  # JSON is YAML
+    yaml_path.write_text(
+        json.dumps(to_dict(tiny_config(road_root, tmp_path / "x", "tc", window=1)))
+    )
+    out = tmp_path / "road"
+    selectors = ("tc", "entropy_det", "random_tr_det")
+    args = ["run", str(yaml_path), "--selectors", *selectors, "--out", str(out), "--no-progress"]
+    assert vidal_main(args) == 0
+    combined = json.loads((out / "results.json").read_text())["runs"]
+    assert [r["selector"] for r in combined] == list(selectors)
+    first = [r["seeds"]["0"][0]["metrics"] for r in combined]
+    assert first[0] == first[1] == first[2]  # the first cycle is shared
+    for selector, results in zip(selectors, combined, strict=True):
         cycles = results["seeds"]["0"]
         assert [c["cycle"] for c in cycles] == [0, 1]
         assert cycles[1]["labeled_frames"] > cycles[0]["labeled_frames"]
         assert all("map" in c["metrics"] and "ap_per_class" in c["metrics"] for c in cycles)
-        assert (out / "learning_curve.png").stat().st_size > 0
-        # the flow cache lives in the run folder; random needs no scores, so no detector pass
-        assert (out / "flows").is_dir() == (selector != "random_tr_det")
-        selection = json.loads((out / "seed_0" / "cycle_000" / "selection.json").read_text())
+        assert (out / selector / "learning_curve.png").stat().st_size > 0
+        selection = json.loads(
+            (out / selector / "seed_0" / "cycle_000" / "selection.json").read_text()
+        )
         assert (
             selection["info"]["criterion"]
             == {"tc": "tc", "entropy_det": "entropy", "random_tr_det": "random"}[selector]
         )
-        runs.append(out)
+        assert selection["info"]["window"] == 1
+    # one flow cache for all (random needs no scores, so no detector pass and no flow)
+    assert (out / "flows").is_dir() and not (out / "tc" / "flows").exists()
+    assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     png = tmp_path / "curve.png"
-    assert vidal_main(["report", *map(str, runs), "--out", str(png)]) == 0
+    assert vidal_main(["report", *(str(out / s) for s in selectors), "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_run_rejects_a_repeated_or_unknown_selector(road_root, tmp_path, capsys):
+    from vidal.config import to_dict
+
+    yaml_path = tmp_path / "road.yaml"
+    yaml_path.write_text(json.dumps(to_dict(tiny_config(road_root, tmp_path / "x", "tc"))))
+    assert vidal_main(["run", str(yaml_path), "--selectors", "tc", "tc"]) != 0
+    assert "twice" in capsys.readouterr().err
+    assert vidal_main(["run", str(yaml_path), "--selectors", "tc", "no_such_selector"]) != 0
+    assert "random_tr_det" in capsys.readouterr().err  # the error lists the known ones
+    assert not (tmp_path / "x" / "tc").exists()
 
 
 def _final_pool(out: Path) -> LabelPool:

@@ -99,13 +99,7 @@ def demo_configs(
 
 
 def run(args: argparse.Namespace) -> int:
-    from vidal._io import atomic_write_json
-    from vidal.experiment import (
-        plot_learning_curves,
-        results_table,
-        run_experiment,
-        share_first_cycle,
-    )
+    from vidal.experiment import compare_selectors, results_table
 
     t0 = time.perf_counter()
     configs = demo_configs(
@@ -116,15 +110,12 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
     )
-    all_results = []
-    for cfg in configs:
-        if share_first_cycle(configs[0], cfg):
-            print(f"[{cfg.name}] first cycle shared with [{configs[0].name}]")
-        all_results.append(run_experiment(cfg, progress=not args.no_progress))
+    all_results = compare_selectors(configs, args.out, progress=not args.no_progress)
     out = Path(args.out)
-    atomic_write_json(out / "results.json", {"runs": all_results})
-    png = plot_learning_curves(all_results, out / "learning_curve.png")
     print()
     print(results_table(all_results))
-    print(f"\nresults: {out / 'results.json'}\nplot:    {png}\n({time.perf_counter() - t0:.0f} s)")
+    print(
+        f"\nresults: {out / 'results.json'}\nplot:    {out / 'learning_curve.png'}\n"
+        f"({time.perf_counter() - t0:.0f} s)"
+    )
     return 0

@@ -1,4 +1,12 @@
-"""``vidal run CONFIG.yaml``: a whole simulated active-learning experiment (resumable)."""
+"""``vidal run CONFIG.yaml``: a whole simulated active-learning experiment (resumable).
+
+With ``--selectors A B C`` the config runs once per selector (each into ``OUT/<name>``,
+sharing the first cycle, the selector options and, for detection, the optical-flow cache
+in ``OUT/flows``), and ``OUT/learning_curve.png`` compares them, e.g.::
+
+    vidal run tools/configs/detection_synthetic_road_quick.yaml \\
+        --selectors tc entropy_det random_tr_det --out runs/road
+"""
 
 from __future__ import annotations
 
@@ -15,6 +23,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("config", help="experiment YAML (see tools/configs/ for examples)")
     p.add_argument("--out", help="output folder (default: the config's out, else runs/<name>)")
+    p.add_argument(
+        "--selectors",
+        nargs="+",
+        metavar="NAME",
+        help="run the config once per selector into OUT/NAME and plot them together",
+    )
     p.add_argument("--seeds", type=int, nargs="+", help="override the config's seeds")
     p.add_argument("--cycles", type=int, help="override the number of cycles")
     p.add_argument("--device", help="auto, cpu or cuda")
@@ -23,8 +37,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from vidal.config import load_config
-    from vidal.experiment import results_table, run_experiment
+    from vidal.errors import ConfigError
+    from vidal.experiment import compare_selectors, results_table, run_experiment
+    from vidal.select import get_selector
 
     overrides: dict = {}
     if args.out:
@@ -36,7 +54,31 @@ def run(args: argparse.Namespace) -> int:
     if args.device:
         overrides["device"] = args.device
     cfg = load_config(args.config, overrides)
-    results = run_experiment(cfg, progress=not args.no_progress)
-    print(results_table([results]))
-    print(f"results: {cfg.out_dir() / 'results.json'}\nplot:    {cfg.out_dir() / 'learning_curve.png'}")
+    if not args.selectors:
+        results = run_experiment(cfg, progress=not args.no_progress)
+        print(results_table([results]))
+        print(
+            f"results: {cfg.out_dir() / 'results.json'}\nplot:    {cfg.out_dir() / 'learning_curve.png'}"
+        )
+        return 0
+    if len(set(args.selectors)) != len(args.selectors):
+        raise ConfigError(f"--selectors names a selector twice: {args.selectors}")
+    out = cfg.out_dir()
+    score = cfg.score
+    if cfg.task == "detection" and not score.flow_cache:
+        score = dataclasses.replace(score, flow_cache=str(out / "flows"))
+    configs = []
+    for name in args.selectors:
+        sub = dataclasses.replace(
+            cfg,
+            name=name,
+            out=str(out / name),
+            score=score,
+            select=dataclasses.replace(cfg.select, selector=name),
+        )
+        get_selector(name, **sub.select.options)  # a bad name or option fails before any work
+        configs.append(sub)
+    all_results = compare_selectors(configs, out, progress=not args.no_progress)
+    print(results_table(all_results))
+    print(f"results: {out / 'results.json'}\nplot:    {out / 'learning_curve.png'}")
     return 0
