@@ -45,6 +45,7 @@ field                       meaning for detection
 ``model.options``           (when the config has that field) keyword arguments of
                             :func:`build_detector`; otherwise :data:`LOW_RES_OPTIONS` for
                             ``mobilenet_v3_fpn`` at ``min_size <= 320``, torchvision's defaults else
+``train.initial_steps``     SGD steps of the first cycle, from scratch (default ``steps``)
 ``train.steps``             SGD steps per cycle (``train.epochs``, when the config has that
                             field and sets it, wins: the thesis trains 10 or 6 epochs)
 ``train.batch_size``        frames per step (thesis: 12)
@@ -100,6 +101,9 @@ __all__ = [
     "build_detection_task",
     "clip_dataset_boxes",
 ]
+
+#: attribute of a detector that counts the optimisation steps the task has trained it for
+STEPS_TRAINED = "vidal_steps_trained"
 
 #: ``model.preset`` -> detector backbone (the action presets map to the CPU and thesis sizes).
 DETECTION_PRESETS: dict[str, str] = {
@@ -269,6 +273,8 @@ class DetectionTask:
         detector_options: further keyword arguments of :func:`build_detector` (e.g.
             ``trainable_backbone_layers``, ``rpn_post_nms_top_n_test``).
         steps: SGD steps per cycle (not with ``epochs``).
+        initial_steps: SGD steps for a model never trained by the task (the first cycle from
+            scratch usually needs more than the fine-tuning cycles); ``None``: ``steps``.
         epochs: passes over the labeled frames per cycle (default 10 when ``steps`` is None).
         batch_size: frames per step.
         lr: initial learning rate.
@@ -303,6 +309,7 @@ class DetectionTask:
         detector_options: dict[str, Any] | None = None,
         steps: int | None = None,
         epochs: int | None = None,
+        initial_steps: int | None = None,
         batch_size: int = 12,
         lr: float = 0.02,
         train_options: dict[str, Any] | None = None,
@@ -344,7 +351,9 @@ class DetectionTask:
         self.weights = None if weights is None else str(weights)
         if self.weights is not None and not Path(self.weights).is_file():
             raise ConfigError(f"detector weights not found: {self.weights}")
-        self.steps, self.epochs = steps, epochs
+        if initial_steps is not None and (initial_steps < 1 or epochs is not None):
+            raise ConfigError(f"initial_steps={initial_steps} needs steps (not epochs) and must be >= 1")
+        self.steps, self.epochs, self.initial_steps = steps, epochs, initial_steps
         self.batch_size, self.lr = batch_size, lr
         self.train_options = dict(train_options or {})
         self.workers = workers
@@ -391,6 +400,7 @@ class DetectionTask:
             "version": 1,
             "build": {**self.build_args, "pretrained": self.weights is not None},
             "class_names": self.class_names,
+            "steps_trained": int(getattr(model, STEPS_TRAINED, 0)),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         }
         atomic_write(path, lambda tmp: torch.save(state, tmp))
@@ -419,6 +429,7 @@ class DetectionTask:
         else:
             model = self._build(build, None)
             model.load_state_dict(ckpt["state_dict"])
+        setattr(model, STEPS_TRAINED, int(ckpt.get("steps_trained", 0)))
         return model.to(self.device).eval()
 
     # ------------------------------------------------------------------ cycle steps
@@ -442,12 +453,14 @@ class DetectionTask:
         """Fine-tune ``model`` in place on every labeled frame of ``pool``."""
         t0 = time.perf_counter()
         pool = self._decodable(pool)
+        fresh = getattr(model, STEPS_TRAINED, 0) == 0
+        steps = self.initial_steps if fresh and self.initial_steps is not None else self.steps
         losses = train_detector(
             model,
             self.train_set,
             pool,
             read_frames=self.train_frames,
-            steps=self.steps,
+            steps=steps,
             epochs=self.epochs,
             lr=self.lr,
             batch_size=self.batch_size,
@@ -457,6 +470,7 @@ class DetectionTask:
             progress=self.progress,
             **self.train_options,
         )
+        setattr(model, STEPS_TRAINED, getattr(model, STEPS_TRAINED, 0) + len(losses))
         tail = losses[-max(1, len(losses) // 10) :]
         return {
             "steps": len(losses),
@@ -632,6 +646,7 @@ def build_detection_task(
         weights=None if m.weights is None else os.path.expanduser(m.weights),
         detector_options=options,
         steps=None if epochs else t.steps,
+        initial_steps=None if epochs else t.initial_steps,
         epochs=epochs or None,
         batch_size=t.batch_size,
         lr=t.lr,

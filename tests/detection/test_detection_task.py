@@ -385,3 +385,17 @@ def test_config_fields_the_detection_protocol_may_add(road, tmp_path):
     task = build_detection_task(fake, train, test, device="cpu", progress=False)
     assert task.epochs == 2 and task.steps is None
     assert task.build_args["options"] == {"rpn_post_nms_top_n_test": 10}
+
+
+def test_initial_steps_for_a_fresh_model_then_steps(road, tmp_path):
+    train, test = road
+    task = make_task(train, test, tmp_path, initial_steps=3)
+    model = task.build_model(seed=0)
+    pool = pool_with_labels(train)
+    assert task.train(model, pool, seed=0)["steps"] == 3  # from scratch
+    assert task.train(model, pool, seed=1)["steps"] == 2  # fine-tuning
+    path = tmp_path / "checkpoint.pt"
+    task.save_checkpoint(model, path)
+    assert task.train(task.load_checkpoint(path), pool, seed=2)["steps"] == 2  # still trained
+    with pytest.raises(ConfigError, match="initial_steps"):
+        make_task(train, test, tmp_path, steps=None, epochs=2, initial_steps=3)
