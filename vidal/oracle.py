@@ -4,11 +4,15 @@ The simulated oracle reveals the ground truth of the selected frames (it marks t
 the pool; training reads ground truth only where the pool says a frame is labeled). For real
 use, :func:`export_tasks` writes the selection as labeling tasks (a JSON list of video, frame
 and timestamp, the frames as JPEGs, and a CVAT for images 1.1 XML to import into CVAT), and
-:func:`import_cvat` reads back the boxes a person drew.
+:func:`import_cvat` reads back the boxes a person drew. Videos chosen for a video-level class
+label (hybrid selection, CLAUS) are listed in ``video_labels.csv`` for the person to fill in,
+and :func:`import_video_labels` reads it back.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -24,7 +28,13 @@ from vidal.errors import AnnotationError
 from vidal.pool import LabelPool
 from vidal.select.base import Selection
 
-__all__ = ["SimulatedOracle", "export_tasks", "import_cvat", "task_image_name"]
+__all__ = [
+    "SimulatedOracle",
+    "export_tasks",
+    "import_cvat",
+    "import_video_labels",
+    "task_image_name",
+]
 
 
 class SimulatedOracle:
@@ -65,7 +75,10 @@ def export_tasks(
     Writes into ``out_dir``: ``tasks.json`` (a list of ``{"video", "frame", "timestamp",
     "image"}``, frame 0-based, timestamp in seconds), ``cvat_tasks.xml`` (CVAT for images 1.1
     with the label set and one ``<image>`` per frame, to import after creating a task from
-    the images) and, when ``read_frames`` is given, ``images/<name>.jpg`` for every frame.
+    the images), when the selection asks for video labels ``video_labels.csv`` (columns
+    ``video,label``; the person writes one class name per video, see
+    :func:`import_video_labels`) and, when ``read_frames`` is given, ``images/<name>.jpg`` for
+    every frame.
 
     Args:
         selection: what to label.
@@ -100,20 +113,40 @@ def export_tasks(
                 atomic_write_bytes(out / "images" / task_image_name(vid, int(t)), buf.tobytes())
         for t in frames.tolist():
             name = task_image_name(vid, t)
-            tasks.append({"video": vid, "frame": t, "timestamp": round(t / video.fps, 4), "image": name})
+            tasks.append(
+                {"video": vid, "frame": t, "timestamp": round(t / video.fps, 4), "image": name}
+            )
             ET.SubElement(
-                root, "image", id=str(image_id), name=name, width=str(video.width), height=str(video.height)
+                root,
+                "image",
+                id=str(image_id),
+                name=name,
+                width=str(video.width),
+                height=str(video.height),
             )
             image_id += 1
     for vid in selection.videos:
-        tasks.append({"video": vid, "frame": None, "timestamp": None, "image": None, "video_label": True})
+        tasks.append(
+            {"video": vid, "frame": None, "timestamp": None, "image": None, "video_label": True}
+        )
+    if selection.videos:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(["video", "label"])
+        writer.writerows([vid, ""] for vid in selection.videos)
+        atomic_write_bytes(out / "video_labels.csv", text.getvalue().encode())
     ET.indent(root)
-    atomic_write_bytes(out / "cvat_tasks.xml", ET.tostring(root, encoding="utf-8", xml_declaration=True))
+    atomic_write_bytes(
+        out / "cvat_tasks.xml", ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    )
     return atomic_write_json(out / "tasks.json", tasks)
 
 
 def import_cvat(
-    xml_path: str | os.PathLike, tasks_path: str | os.PathLike, labels: VideoDataset, pool: LabelPool
+    xml_path: str | os.PathLike,
+    tasks_path: str | os.PathLike,
+    labels: VideoDataset,
+    pool: LabelPool,
 ) -> int:
     """Read boxes a person drew in CVAT (CVAT for images 1.1) into ``labels`` and ``pool``.
 
@@ -134,7 +167,9 @@ def import_cvat(
         tasks = json.loads(Path(tasks_path).read_text())
         tree = ET.parse(xml_path)
     except (OSError, json.JSONDecodeError, ET.ParseError) as e:
-        raise AnnotationError(f"cannot read labeling results ({xml_path}, {tasks_path}): {e}") from e
+        raise AnnotationError(
+            f"cannot read labeling results ({xml_path}, {tasks_path}): {e}"
+        ) from e
     by_image = {t["image"]: t for t in tasks if t.get("image")}
     class_index = {n: i for i, n in enumerate(labels.class_names)}
     count = 0
@@ -150,7 +185,9 @@ def import_cvat(
         for box in image.iter("box"):
             label = box.get("label", "")
             if label not in class_index:
-                raise AnnotationError(f"{xml_path}: unknown label {label!r} on {name}; known: {labels.class_names}")
+                raise AnnotationError(
+                    f"{xml_path}: unknown label {label!r} on {name}; known: {labels.class_names}"
+                )
             xyxy = [float(box.get(k, "nan")) for k in ("xtl", "ytl", "xbr", "ybr")]
             video.tubes.append(Tube(next_id, class_index[label], t, np.asarray([xyxy], np.float32)))
             next_id += 1
@@ -158,3 +195,52 @@ def import_cvat(
         pool.add_frames(video.video_id, [t])
         count += 1
     return count
+
+
+def import_video_labels(csv_path: str | os.PathLike, labels: VideoDataset, pool: LabelPool) -> int:
+    """Read video-level class labels a person wrote into ``video_labels.csv``.
+
+    The file has a header ``video,label`` and one row per video (as :func:`export_tasks`
+    writes it); ``label`` is a class name of ``labels``. Rows left empty are skipped. A video
+    labeled before keeps its pool entry (no second cost) and takes the new class.
+
+    Args:
+        csv_path: the filled-in CSV.
+        labels: the dataset that accumulates human labels (``VideoAnnotation.label`` set).
+        pool: the label pool (the video marked labeled, its cost spent once).
+
+    Returns:
+        The number of video labels read.
+
+    Raises:
+        AnnotationError: the file cannot be read, lacks the columns, or a row names an unknown
+            video or class (the row is named; nothing is imported).
+    """
+    try:
+        with open(csv_path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+            fields = set(rows[0]) if rows else set()
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise AnnotationError(f"{csv_path}: cannot read video labels: {e}") from e
+    if rows and not {"video", "label"} <= fields:
+        raise AnnotationError(
+            f"{csv_path}: needs the columns 'video' and 'label', has {sorted(fields)}"
+        )
+    class_index = {n: i for i, n in enumerate(labels.class_names)}
+    found: list[tuple[str, int]] = []
+    for line, row in enumerate(rows, start=2):
+        vid, name = (row.get("video") or "").strip(), (row.get("label") or "").strip()
+        if not name:
+            continue
+        if vid not in labels:
+            raise AnnotationError(f"{csv_path}, line {line}: unknown video {vid!r}")
+        if name not in class_index:
+            raise AnnotationError(
+                f"{csv_path}, line {line}: unknown class {name!r} for {vid}; known: {labels.class_names}"
+            )
+        found.append((vid, class_index[name]))
+    for vid, label in found:
+        labels[vid].label = label
+        pool.add_video_label(vid, label)
+        pool.labeled_videos[vid] = label
+    return len(found)

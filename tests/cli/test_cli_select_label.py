@@ -130,9 +130,7 @@ def test_select_on_a_folder_of_videos_then_label_round_trip(
     capsys.readouterr()
 
 
-def test_label_refuses_an_image_it_did_not_export(
-    trained, tiny_dataset, tmp_path, capsys
-):
+def test_label_refuses_an_image_it_did_not_export(trained, tiny_dataset, tmp_path, capsys):
     out = tmp_path / "round"
     assert _select(trained, tiny_dataset, out, "--selector", "random", "--frames", "2") == 0
     xml = _draw(out)
@@ -160,3 +158,32 @@ def test_train_on_human_labels(trained, tiny_dataset, tmp_path):
     assert main([*args, *FAST]) == 0
     report = json.loads((tmp_path / "run" / "train.json").read_text())
     assert report["labeled_frames"] == 3 and report["videos"] == len(load_dataset("vidal", labels))
+
+
+def test_claus_round_with_video_labels(trained, tiny_dataset, tmp_path, capsys):
+    out = tmp_path / "round"
+    args = ["--selector", "claus", "--frames", "4", "--video-labels", "2", *SCORE]
+    assert _select(trained, tiny_dataset, out, *args) == 0
+    rows = (out / "video_labels.csv").read_text().splitlines()
+    assert rows[0] == "video,label" and len(rows) == 3
+    videos = [r.split(",")[0] for r in rows[1:]]
+    (out / "filled.csv").write_text("video,label\n" + "".join(f"{v},run\n" for v in videos))
+    labels, pool = tmp_path / "labels.json", out / "pool.json"
+    base = [
+        "label",
+        "--tasks",
+        str(out / "tasks.json"),
+        "--pool",
+        str(pool),
+        "--labels",
+        str(labels),
+    ]
+    assert main(base) == 1  # neither boxes nor video labels
+    assert "--video-labels" in capsys.readouterr().err
+    assert main([*base, "--cvat", str(_draw(out)), "--video-labels", str(out / "filled.csv")]) == 0
+    assert "imported 2 video labels" in capsys.readouterr().out
+    human = read_vidal(labels)
+    assert all(human[v].label == human.class_names.index("run") for v in videos)
+    saved = LabelPool.load(pool)
+    frame_tasks = [t for t in json.loads((out / "tasks.json").read_text()) if t["image"]]
+    assert set(saved.labeled_videos) == set(videos) and saved.num_labeled == len(frame_tasks) > 0

@@ -3,7 +3,8 @@
 Reads the "CVAT for images 1.1" XML exported after labeling the images ``vidal select``
 wrote, and adds its boxes to a labels dataset (vidal-format JSON holding only human labels)
 and the frames to the label pool. Every exported image present in the XML counts as
-labeled, with or without boxes (no box: "no actor here"). Nothing already labeled is lost;
+labeled, with or without boxes (no box: "no actor here"). Video-level class labels (hybrid
+selection) come from ``video_labels.csv`` with ``--video-labels``. Nothing already labeled is lost;
 importing a frame again replaces that frame's boxes with the new ones, so running the same
 import twice changes nothing.
 
@@ -37,8 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--tasks", required=True, help="tasks.json written by `vidal select`")
+    p.add_argument("--cvat", help="annotations exported from CVAT (CVAT for images 1.1 XML)")
     p.add_argument(
-        "--cvat", required=True, help="annotations exported from CVAT (CVAT for images 1.1 XML)"
+        "--video-labels",
+        help="video_labels.csv written by `vidal select`, with a class name per video filled in",
     )
     p.add_argument("--pool", required=True, help="label pool JSON (updated; created if absent)")
     p.add_argument(
@@ -131,11 +134,13 @@ def _frames_in_xml(xml_path: Path, tasks_path: Path) -> list[tuple[str, int]]:
 def run(args: argparse.Namespace) -> int:
     from vidal._cli.train import check_pool_matches
     from vidal.data import read_vidal, write_vidal
-    from vidal.errors import AnnotationError
-    from vidal.oracle import import_cvat
+    from vidal.errors import AnnotationError, ConfigError
+    from vidal.oracle import import_video_labels
     from vidal.pool import LabelPool
 
-    tasks_path, xml_path = Path(args.tasks), Path(args.cvat)
+    if not args.cvat and not args.video_labels:
+        raise ConfigError("give --cvat (boxes), --video-labels (video classes) or both")
+    tasks_path = Path(args.tasks)
     labels_path, pool_path = Path(args.labels), Path(args.pool)
     selection_path = (
         Path(args.selection) if args.selection else tasks_path.parent / "selection.json"
@@ -163,6 +168,49 @@ def run(args: argparse.Namespace) -> int:
         pool = LabelPool.from_dataset(labels)
         print(f"vidal label: new empty label pool {pool_path}", file=sys.stderr)
 
+    count = redone = 0
+    before, boxes_before = pool.num_labeled, labels.num_boxes
+    if args.cvat:
+        count, redone = _import_boxes(Path(args.cvat), tasks_path, labels, labels_path, pool)
+        pool.history.append(
+            {
+                "how": "human (CVAT)",
+                "frames": count,
+                "new_frames": pool.num_labeled - before,
+                "tasks": str(tasks_path),
+            }
+        )
+    videos = 0
+    if args.video_labels:
+        videos = import_video_labels(args.video_labels, labels, pool)
+        pool.history.append(
+            {"how": "human (video labels)", "videos": videos, "file": str(args.video_labels)}
+        )
+    write_vidal(labels, labels_path)
+    pool.save(pool_path)
+    if args.cvat:
+        print(
+            f"imported {count} frames with {labels.num_boxes - boxes_before} boxes "
+            f"({pool.num_labeled - before} frames new, {redone} imported before and replaced); "
+            f"the pool has {pool.num_labeled} of "
+            f"{pool.total_frames} frames labeled"
+        )
+    if args.video_labels:
+        print(
+            f"imported {videos} video labels; {len(pool.labeled_videos)} videos have a class label"
+        )
+    print(f"labels: {labels_path}\npool:   {pool_path}")
+    print(f"next: vidal train --labels {labels_path} --pool {pool_path} --out RUN_DIR")
+    return 0
+
+
+def _import_boxes(
+    xml_path: Path, tasks_path: Path, labels: Any, labels_path: Path, pool: Any
+) -> tuple[int, int]:
+    """Import the CVAT boxes; returns (frames imported, frames imported before and replaced)."""
+    from vidal.errors import AnnotationError
+    from vidal.oracle import import_cvat
+
     # a frame imported again gets the new boxes instead of both (one-frame tubes are imports)
     redone = 0
     for vid, t in set(_frames_in_xml(xml_path, tasks_path)):
@@ -175,24 +223,4 @@ def run(args: argparse.Namespace) -> int:
             or (0 <= t < pool.num_frames[vid] and pool.is_labeled(vid, t))
         )
         video.tubes = keep
-    before, boxes_before = pool.num_labeled, labels.num_boxes
-    count = import_cvat(xml_path, tasks_path, labels, pool)
-    pool.history.append(
-        {
-            "how": "human (CVAT)",
-            "frames": count,
-            "new_frames": pool.num_labeled - before,
-            "tasks": str(tasks_path),
-        }
-    )
-    write_vidal(labels, labels_path)
-    pool.save(pool_path)
-    print(
-        f"imported {count} frames with {labels.num_boxes - boxes_before} boxes "
-        f"({pool.num_labeled - before} frames new, {redone} imported before and replaced); "
-        f"the pool has {pool.num_labeled} of "
-        f"{pool.total_frames} frames labeled"
-    )
-    print(f"labels: {labels_path}\npool:   {pool_path}")
-    print(f"next: vidal train --labels {labels_path} --pool {pool_path} --out RUN_DIR")
-    return 0
+    return import_cvat(xml_path, tasks_path, labels, pool), redone

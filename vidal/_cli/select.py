@@ -267,11 +267,14 @@ def run(args: argparse.Namespace) -> int:
         + (f" and {len(selection.videos)} videos for a class label" if selection.videos else "")
     )
     print(f"selection: {out / 'selection.json'}\ntasks:     {tasks} (images in {out / 'images'})")
+    videos = out / "video_labels.csv"
     print(
         f"next: label {out / 'images'} in CVAT (task from {out / 'cvat_tasks.xml'} labels), export "
-        f"'CVAT for images 1.1' as {out / 'annotations.xml'}, then\n"
-        f"  vidal label --tasks {tasks} --cvat {out / 'annotations.xml'} --pool {pool_path} "
-        f"--labels LABELS.json"
+        f"'CVAT for images 1.1' as {out / 'annotations.xml'}"
+        + (f", write a class name per video in {videos}" if selection.videos else "")
+        + f", then\n  vidal label --tasks {tasks} --cvat {out / 'annotations.xml'} "
+        + (f"--video-labels {videos} " if selection.videos else "")
+        + f"--pool {pool_path} --labels LABELS.json"
     )
     return 0
 
