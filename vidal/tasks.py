@@ -147,7 +147,8 @@ class ActionTask:
         return load_action_checkpoint(path, num_classes=self.model_config.num_classes).to(self.device)
 
     # ------------------------------------------------------------------ cycle steps
-    def train(self, model: ActionModel, pool: LabelPool, *, seed: int) -> dict:
+    def train(self, model: ActionModel, pool: LabelPool, *, seed: int, resume: bool = False) -> dict:
+        """Train in place (``resume``: continue exactly from ``model.train_state``)."""
         self._skip_undecodable(pool)
         return train_action_model(
             model,
@@ -158,6 +159,7 @@ class ActionTask:
             device=self.device,
             seed=seed,
             progress=self.progress,
+            resume=resume,
         )
 
     def _skip_undecodable(self, pool: LabelPool) -> None:

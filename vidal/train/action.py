@@ -122,6 +122,9 @@ class ActionModel(nn.Module):
         self.clustering = losses.DeepClustering(self.detector.feature_dim, num_clusters=num_clusters)
         self.clusters_initialised = False
         self.steps_trained = 0
+        #: what continues training exactly where it stopped (optimiser moments, the clip
+        #: sampler's and torch's random states); set by :func:`train_action_model`
+        self.train_state: dict | None = None
 
     @property
     def config(self) -> ActionDetectorConfig:
@@ -239,6 +242,7 @@ def train_action_model(
     device: torch.device | str = "cpu",
     seed: int = 0,
     progress: bool = True,
+    resume: bool = False,
 ) -> dict:
     """Train ``model`` in place on the labeled frames of ``pool``.
 
@@ -251,6 +255,10 @@ def train_action_model(
         device: where to train.
         seed: seeds the clip sampler and torch.
         progress: show a tqdm bar.
+        resume: continue from ``model.train_state`` (Adam moments, the sampler's and torch's
+            random states) when it has one, so that training ``a`` steps then ``b`` more
+            equals training ``a + b`` steps at once; otherwise start them fresh from ``seed``
+            (fine-tuning in a new active-learning cycle).
 
     Returns:
         ``{"loss": final smoothed loss, "localization": ..., "classification": ..., "steps": n}``.
@@ -262,6 +270,8 @@ def train_action_model(
     sampler = SparseClipSampler(dataset, pool, store, clip_len=config.clip_len, seed=seed)
     loc_loss = LOCALIZATION_LOSSES[config.loss]
     optimiser = torch.optim.Adam(model.detector.parameters(), lr=config.lr)
+    if resume and model.train_state is not None:
+        _restore_train_state(model.train_state, optimiser, sampler, device)
     use_clusters = config.cluster_weight > 0
     if use_clusters and not model.clusters_initialised:
         _init_clusters(model, sampler, device)
@@ -296,8 +306,26 @@ def train_action_model(
             smoothed[name] = v if name not in smoothed else 0.9 * smoothed[name] + 0.1 * v
         bar.set_postfix(loss=f"{smoothed['loss']:.4f}")
         model.steps_trained += 1
+    model.train_state = {
+        "optimizer": optimiser.state_dict(),
+        "sampler_rng": sampler.rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+    }
     model.eval()
     return {**{k: round(v, 5) for k, v in smoothed.items()}, "steps": steps}
+
+
+def _restore_train_state(
+    state: dict, optimiser: torch.optim.Optimizer, sampler: SparseClipSampler, device: torch.device
+) -> None:
+    optimiser.load_state_dict(state["optimizer"])
+    for group in optimiser.param_groups:  # the lr is the caller's, not the checkpoint's
+        group["lr"] = optimiser.defaults["lr"]
+    sampler.rng.bit_generator.state = state["sampler_rng"]
+    torch.set_rng_state(state["torch_rng"].cpu())
+    if device.type == "cuda" and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
 
 
 @torch.no_grad()
@@ -315,8 +343,18 @@ def _init_clusters(model: ActionModel, sampler: SparseClipSampler, device: torch
     model.train()
 
 
-def save_action_checkpoint(model: ActionModel, path: str | os.PathLike, *, extra: dict | None = None) -> Path:
-    """Save weights and config so :func:`load_action_checkpoint` rebuilds the model (atomic)."""
+def save_action_checkpoint(
+    model: ActionModel, path: str | os.PathLike, *, extra: dict | None = None, train_state: bool = False
+) -> Path:
+    """Save weights and config so :func:`load_action_checkpoint` rebuilds the model (atomic).
+
+    Args:
+        model: the model.
+        path: where to write.
+        extra: JSON-able metadata stored under ``"extra"``.
+        train_state: also store ``model.train_state`` (Adam moments and random states, about
+            twice the weights' size) so that training resumes exactly.
+    """
     from vidal._io import atomic_write
 
     state = {
@@ -328,6 +366,8 @@ def save_action_checkpoint(model: ActionModel, path: str | os.PathLike, *, extra
         "model": model.state_dict(),
         "extra": extra or {},
     }
+    if train_state and model.train_state is not None:
+        state["train_state"] = model.train_state
     return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
@@ -358,4 +398,5 @@ def load_action_checkpoint(
     model.load_state_dict(state["model"])
     model.clusters_initialised = bool(state["clusters_initialised"])
     model.steps_trained = int(state.get("steps_trained", 0))
+    model.train_state = state.get("train_state")
     return model

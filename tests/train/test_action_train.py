@@ -1,0 +1,81 @@
+"""Training the action detector on sparse labels: exact resume through a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vidal.data import load_dataset
+from vidal.data.store import FrameStore
+from vidal.data.synth import SynthConfig, make_dataset
+from vidal.models.action import ActionDetectorConfig
+from vidal.pool import LabelPool
+from vidal.train.action import (
+    ActionModel,
+    ActionTrainConfig,
+    load_action_checkpoint,
+    save_action_checkpoint,
+    train_action_model,
+)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    cfg = SynthConfig(videos=3, width=64, height=48, min_frames=12, max_frames=12, seed=5)
+    ann = make_dataset(tmp_path_factory.mktemp("train-synth"), cfg, progress=False)
+    dataset = load_dataset("vidal", ann)
+    pool = LabelPool.from_dataset(dataset)
+    for vid, n in pool.num_frames.items():
+        pool.add_frames(vid, np.arange(0, n, 4))
+    return dataset, pool, FrameStore(dataset, size=(48, 64))
+
+
+CONFIG = ActionTrainConfig(loss="mgw", steps=2, batch_size=1, size=(48, 64), pos_weight=3.0)
+
+
+def _model(dataset) -> ActionModel:
+    torch.manual_seed(0)
+    return ActionModel(ActionDetectorConfig.small(num_classes=dataset.num_classes))
+
+
+def _train(model, data, steps, **kw):
+    dataset, pool, store = data
+    cfg = ActionTrainConfig(**{**CONFIG.__dict__, "steps": steps})
+    return train_action_model(model, dataset, pool, store, cfg, seed=7, progress=False, **kw)
+
+
+def test_resume_through_a_checkpoint_equals_training_at_once(data, tmp_path: Path):
+    straight = _model(data[0])
+    _train(straight, data, 3)
+
+    first = _model(data[0])
+    _train(first, data, 1)
+    path = save_action_checkpoint(first, tmp_path / "ckpt.pt", train_state=True)
+    again = load_action_checkpoint(path)
+    assert again.steps_trained == 1 and again.train_state is not None
+    _train(again, data, 2, resume=True)
+    assert again.steps_trained == 3
+    for (name, a), b in zip(straight.state_dict().items(), again.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+    # without the train state (or without resume) the continuation starts afresh: different
+    fresh = load_action_checkpoint(save_action_checkpoint(first, tmp_path / "plain.pt"))
+    assert fresh.train_state is None
+    _train(fresh, data, 2, resume=True)
+    differs = [
+        not torch.equal(a, b)
+        for a, b in zip(straight.state_dict().values(), fresh.state_dict().values(), strict=True)
+    ]
+    assert any(differs)
+
+
+def test_checkpoint_with_train_state_loads_weights_only(data, tmp_path: Path):
+    model = _model(data[0])
+    _train(model, data, 1)
+    path = save_action_checkpoint(model, tmp_path / "ckpt.pt", train_state=True)
+    state = torch.load(path, weights_only=True)
+    assert set(state["train_state"]) >= {"optimizer", "sampler_rng", "torch_rng"}
+    assert state["train_state"]["optimizer"]["state"]  # Adam moments are there
