@@ -84,6 +84,7 @@ from tqdm.auto import tqdm
 
 from vidal._io import atomic_write
 from vidal.data.annotations import Tube, VideoAnnotation, VideoDataset
+from vidal.data.check import undecodable
 from vidal.data.store import FrameStore
 from vidal.errors import AnnotationError, ConfigError, DecodeError, VidalError
 from vidal.metrics.voc import DetectionAPAccumulator, postprocess_detections
@@ -495,15 +496,8 @@ class DetectionTask:
 
     def unreadable(self, pool: LabelPool) -> dict[str, str]:
         """Videos with an unlabeled frame that cannot be decoded, and why (for score-free selectors)."""
-        out = {}
-        for vid in pool.video_ids:
-            if pool.mask(vid).all():
-                continue
-            try:
-                self.train_frames(vid, [0])
-            except DecodeError as e:
-                out[vid] = str(e)
-        return out
+        todo = [v for v in pool.video_ids if not pool.mask(v).all()]
+        return undecodable(todo, lambda v: self.train_frames(v, [0]))
 
     def score(self, model: nn.Module, pool: LabelPool, *, seed: int) -> FrameScores:
         """Detect every frame of each video with an unlabeled frame and score every frame.

@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vidal.data.annotations import VideoDataset
+from vidal.data.check import undecodable
 from vidal.data.store import FrameStore
 from vidal.errors import DecodeError
 from vidal.metrics.localization import LocalizationAccumulator
@@ -172,15 +173,8 @@ class ActionTask:
 
     def unreadable(self, pool: LabelPool) -> dict[str, str]:
         """Videos with an unlabeled frame that cannot be decoded, and why (for score-free selectors)."""
-        out = {}
-        for vid in pool.video_ids:
-            if pool.mask(vid).all():
-                continue
-            try:
-                self.train_store.frames(vid)
-            except DecodeError as e:
-                out[vid] = str(e)
-        return out
+        todo = [v for v in pool.video_ids if not pool.mask(v).all()]
+        return undecodable(todo, self.train_store.frames)
 
     def score(self, model: ActionModel, pool: LabelPool, *, seed: int) -> FrameScores:
         torch.manual_seed(seed)

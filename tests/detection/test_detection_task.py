@@ -284,6 +284,8 @@ def test_undecodable_video_is_skipped_with_a_warning(road, tmp_path, stub, make_
     with pytest.warns(UserWarning, match="skipping video"):
         stats = task.train(task.build_model(seed=0), pool, seed=0)
     assert stats["frames"] == pool.num_labeled - len(pool.labeled_frames(broken.video_id))
+    # what a score-free selector (random) is told to leave out
+    assert list(task.unreadable(pool)) == [broken.video_id]
 
 
 def test_single_frame_video(tmp_path, road, stub, make_detections):

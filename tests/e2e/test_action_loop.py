@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import warnings
 
@@ -78,7 +79,8 @@ def test_interrupted_run_resumes_to_the_same_pool(tiny, tmp_path, monkeypatch, s
     assert (tmp_path / "cut" / "learning_curve.png").stat().st_size > 0
 
 
-def test_corrupt_video_is_skipped_with_a_warning(tiny, tmp_path):
+@pytest.mark.parametrize("selector", ["apu", "random"])
+def test_corrupt_video_is_skipped_with_a_warning(tiny, tmp_path, selector):
     root = tmp_path / "data"
     shutil.copytree(tiny.parent, root)
     from vidal.data import load_dataset
@@ -87,9 +89,14 @@ def test_corrupt_video_is_skipped_with_a_warning(tiny, tmp_path):
     victim = load_dataset("vidal", root / "annotations.json")[train_ids[0]]
     path = root / victim.path
     path.write_bytes(path.read_bytes()[:300])  # truncated
-    cfg = dataclasses.replace(_config(root / "annotations.json", tmp_path / "run"), cycles=2)
+    cfg = _config(root / "annotations.json", tmp_path / "run", selector)
+    cfg = dataclasses.replace(cfg, cycles=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = run_experiment(cfg, progress=False, log=lambda m: None)
     assert len(results["seeds"]["0"]) == 2
     assert any(victim.video_id in str(w.message) for w in caught)
+    selection = json.loads(
+        (tmp_path / "run" / "seed_0" / "cycle_000" / "selection.json").read_text()
+    )
+    assert selection["frames"] and victim.video_id not in selection["frames"]

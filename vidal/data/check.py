@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from vidal.data.annotations import VideoAnnotation, VideoDataset
@@ -11,7 +12,18 @@ from vidal.data.formats.vidal_json import write_vidal
 from vidal.data.video import open_video
 from vidal.errors import DecodeError
 
-__all__ = ["check_videos", "present_videos", "keep_present", "write_portable"]
+__all__ = ["check_videos", "present_videos", "keep_present", "write_portable", "undecodable"]
+
+
+def undecodable(video_ids: Iterable[str], read: Callable[[str], object]) -> dict[str, str]:
+    """Video id -> the :class:`DecodeError` message, for each id whose ``read(id)`` raises one."""
+    out = {}
+    for vid in video_ids:
+        try:
+            read(vid)
+        except DecodeError as e:
+            out[vid] = str(e)
+    return out
 
 
 def _present(dataset: VideoDataset, v: VideoAnnotation) -> bool:
