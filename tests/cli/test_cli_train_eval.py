@@ -112,3 +112,18 @@ def test_train_resume_continues_steps_on_the_same_pool(trained, tiny_dataset, tm
     report = json.loads((run / "train.json").read_text())
     assert (report["steps_total"], report["resumed_from_steps"]) == (3, 2)
     assert LabelPool.load(run / "pool.json") == LabelPool.load(trained / "pool.json")
+
+
+def test_train_resume_equals_training_at_once(tiny_dataset, tmp_path):
+    args = ["train", "--format", "vidal", "--annotations", str(tiny_dataset), "--size", "48", "64"]
+    args += ["--batch-size", "1", "--cluster-weight", "0", "--labeled-fraction", "0.5", *FAST]
+    assert main([*args, "--steps", "3", "--out", str(tmp_path / "once")]) == 0
+    assert main([*args, "--steps", "1", "--out", str(tmp_path / "split")]) == 0
+    resume = [a for a in args if a not in ("--labeled-fraction", "0.5")]
+    assert main([*resume, "--steps", "2", "--out", str(tmp_path / "split"), "--resume"]) == 0
+    report = json.loads((tmp_path / "split" / "train.json").read_text())
+    assert report["resumed_exactly"] is True and report["steps_total"] == 3
+    once = torch.load(tmp_path / "once" / "checkpoint.pt", weights_only=True)["model"]
+    split = torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)["model"]
+    for name, value in once.items():
+        assert torch.equal(value, split[name]), name

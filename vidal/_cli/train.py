@@ -335,8 +335,10 @@ def run(args: argparse.Namespace) -> int:
         f"on {task.device}" + (f", resuming after {steps_before} steps" if args.resume else ""),
         file=sys.stderr,
     )
-    # a resumed run draws new clips: the sampler's seed moves on with the steps done
-    stats = task.train(model, pool, seed=seed + steps_before)
+    # a checkpoint with its train state continues exactly (Adam moments, random states);
+    # an older one restarts Adam and draws new clips (the sampler's seed moves on)
+    exact = bool(args.resume and model.train_state is not None)
+    stats = task.train(model, pool, seed=seed if exact else seed + steps_before, resume=exact)
     steps_total = steps_before + cfg.train.steps
     meta = {
         "class_names": list(train_set.class_names),
@@ -347,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
         "labeled_frames": pool.num_labeled,
         "seed": seed,
     }
-    save_action_checkpoint(model, ckpt, extra=meta)
+    save_action_checkpoint(model, ckpt, extra=meta, train_state=True)
     report = {
         "config": to_dict(cfg),
         "data": source,
@@ -358,6 +360,7 @@ def run(args: argparse.Namespace) -> int:
         "train": stats,
         "steps_total": steps_total,
         "resumed_from_steps": steps_before if args.resume else None,
+        "resumed_exactly": exact if args.resume else None,
         "device": str(task.device),
         "seconds": round(time.perf_counter() - t0, 2),
         "checkpoint": str(ckpt),
