@@ -71,6 +71,8 @@ class ModelConfig:
         dropout: MC-dropout rate.
         i3d_weights: local path of a pytorch-i3d checkpoint to initialise the encoder.
         weights: local path of a full checkpoint to start from.
+        options: detection: keyword arguments of :func:`vidal.models.build_detector` (e.g.
+            ``anchor_sizes``, torchvision ``FasterRCNN`` options), over the task's defaults.
     """
 
     preset: str = "small"
@@ -79,6 +81,7 @@ class ModelConfig:
     dropout: float = 0.3
     i3d_weights: str | None = None
     weights: str | None = None
+    options: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

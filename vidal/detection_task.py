@@ -42,9 +42,9 @@ field                       meaning for detection
                             would exceed ``max_size``
 ``model.weights``           optional local detector/backbone/classifier state dict
                             (e.g. COCO Faster R-CNN weights, thesis Sec. 2.5.1)
-``model.options``           (when the config has that field) keyword arguments of
-                            :func:`build_detector`; otherwise :data:`LOW_RES_OPTIONS` for
-                            ``mobilenet_v3_fpn`` at ``min_size <= 320``, torchvision's defaults else
+``model.options``           keyword arguments of :func:`build_detector` (e.g. ``anchor_sizes``)
+                            over the defaults: :data:`LOW_RES_OPTIONS` for
+                            ``mobilenet_v3_fpn`` at ``min_size <= 320``, torchvision's else
 ``train.initial_steps``     SGD steps of the first cycle, from scratch (default ``steps``)
 ``train.steps``             SGD steps per cycle (``train.epochs``, when the config has that
                             field and sets it, wins: the thesis trains 10 or 6 epochs)
@@ -628,9 +628,8 @@ def build_detection_task(
     backbone = DETECTION_PRESETS[m.preset]
     # fields the detection protocol may add to the config (None until then)
     epochs = getattr(t, "epochs", None)
-    options = getattr(m, "options", None)
-    if options is None:
-        options = dict(LOW_RES_OPTIONS) if backbone == "mobilenet_v3_fpn" and size[0] <= 320 else {}
+    options = dict(LOW_RES_OPTIONS) if backbone == "mobilenet_v3_fpn" and size[0] <= 320 else {}
+    options.update(getattr(m, "options", None) or {})
     return DetectionTask(
         train_set,
         test_set,

@@ -168,19 +168,32 @@ def build_task(
     raise ConfigError(f"unknown task {cfg.task!r}; known tasks: ['action', 'detection']")
 
 
+def remember_config(out: Path, cfg: ExperimentConfig) -> None:
+    """Write ``out/config.json``, refusing a folder that holds another experiment.
+
+    More (or fewer) ``cycles`` continue the same run; any other difference is an error that
+    names the differing fields.
+    """
+    saved = out / "config.json"
+    now = json.loads(json.dumps(to_dict(cfg)))
+    if saved.exists():
+        before = json.loads(saved.read_text())
+        changed = sorted(
+            k for k in before.keys() | now.keys() if k != "cycles" and before.get(k) != now.get(k)
+        )
+        if changed:
+            raise VidalError(
+                f"{out} holds a run with another config (differs in {changed}); use another "
+                "output folder or delete it"
+            )
+    atomic_write_json(saved, now)
+
+
 def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, log: Any = print) -> dict:
     """Run (or resume) every seed of ``cfg``; returns and writes the combined results."""
     out = cfg.out_dir()
     out.mkdir(parents=True, exist_ok=True)
-    saved_cfg = out / "config.json"
-    if saved_cfg.exists():
-        before = json.loads(saved_cfg.read_text())
-        if before != json.loads(json.dumps(to_dict(cfg))):
-            raise VidalError(
-                f"{out} holds a run with another config; use another output folder or delete it"
-            )
-    else:
-        atomic_write_json(saved_cfg, to_dict(cfg))
+    remember_config(out, cfg)
     selector = get_selector(cfg.select.selector, **cfg.select.options)
     train_set, test_set = load_experiment_data(cfg)
     task = build_task(cfg, train_set, test_set, progress=progress)

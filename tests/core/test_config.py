@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from vidal.config import ExperimentConfig, load_config
@@ -26,8 +28,25 @@ def test_nested_fields_and_types(tmp_path):
 def test_unknown_keys_list_the_known_ones(tmp_path):
     p = tmp_path / "exp.yaml"
     p.write_text("trian: {steps: 3}\n")
-    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['trian'\]; known keys: \['name', 'task'"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key\(s\) \['trian'\]; known keys: \['name', 'task'"
+    ):
         load_config(p)
     p.write_text("train: {steps: many}\n")
     with pytest.raises(ConfigError, match="train.steps: expected int, got 'many'"):
         load_config(p)
+
+
+def test_a_run_folder_takes_more_cycles_but_not_another_experiment(tmp_path):
+    import dataclasses
+
+    from vidal.config import ExperimentConfig, SelectConfig
+    from vidal.errors import VidalError
+    from vidal.experiment import remember_config
+
+    cfg = ExperimentConfig(cycles=2)
+    remember_config(tmp_path, cfg)
+    remember_config(tmp_path, dataclasses.replace(cfg, cycles=5))  # continue with more cycles
+    assert json.loads((tmp_path / "config.json").read_text())["cycles"] == 5
+    with pytest.raises(VidalError, match=r"differs in \['select'\]"):
+        remember_config(tmp_path, dataclasses.replace(cfg, select=SelectConfig("random")))

@@ -371,7 +371,7 @@ def test_build_detection_task_reads_the_config(road, tmp_path):
 
 
 def test_config_fields_the_detection_protocol_may_add(road, tmp_path):
-    """``train.epochs`` and ``model.options`` are read when the config grows them."""
+    """``train.epochs`` is read when the config grows it; ``model.options`` override defaults."""
     from types import SimpleNamespace
 
     train, test = road
@@ -386,7 +386,7 @@ def test_config_fields_the_detection_protocol_may_add(road, tmp_path):
     )
     task = build_detection_task(fake, train, test, device="cpu", progress=False)
     assert task.epochs == 2 and task.steps is None
-    assert task.build_args["options"] == {"rpn_post_nms_top_n_test": 10}
+    assert task.build_args["options"] == {**LOW_RES_OPTIONS, "rpn_post_nms_top_n_test": 10}
 
 
 def test_initial_steps_for_a_fresh_model_then_steps(road, tmp_path):

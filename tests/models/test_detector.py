@@ -198,6 +198,26 @@ def test_bad_weights_and_options(tmp_path: Path):
         build_detector(2, backbone="mobilenet_v3_fpn", box_score_thresh=0.3)
 
 
+def test_anchor_sizes_let_small_objects_match():
+    from torchvision.ops import box_iou
+
+    small = torch.tensor([[40.0, 40.0, 52.0, 52.0]])  # a 12 px object on ResNet-50 FPN's P2 grid
+    best = {}
+    for sizes in (None, (16, 32, 64, 128, 256)):
+        model = build_detector(2, min_size=96, max_size=128, anchor_sizes=sizes)
+        images, _ = model.transform([torch.rand(3, 96, 128)])
+        feats = list(model.backbone(images.tensors).values())
+        best[sizes] = float(box_iou(small, model.rpn.anchor_generator(images, feats)[0]).max())
+    assert best[None] < 0.3 < best[(16, 32, 64, 128, 256)]  # 0.3: the RPN's background IoU
+    mobile = build_detector(2, backbone="mobilenet_v3_fpn", anchor_sizes=(16, 32, 64))
+    assert mobile.rpn.anchor_generator.sizes == ((16, 32, 64),) * 3
+    assert mobile.rpn.head.cls_logits.out_channels == 9  # 3 sizes x 3 aspect ratios
+    with pytest.raises(ConfigError, match="anchor_sizes"):
+        build_detector(2, backbone="resnet50_fpn", anchor_sizes=(16, 32))
+    with pytest.raises(ConfigError, match="anchor_sizes"):
+        build_detector(2, backbone="mobilenet_v3_fpn", anchor_sizes=(0, 32))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda():
     model = (

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import torch
@@ -165,6 +165,7 @@ def build_detector(
     score_thresh: float = 0.05,
     nms_thresh: float = 0.5,
     detections_per_img: int = 100,
+    anchor_sizes: Sequence[int] | None = None,
     **options: Any,
 ) -> FasterRCNN:
     """A torchvision Faster R-CNN frame detector whose detections carry class probabilities.
@@ -194,6 +195,13 @@ def build_detector(
             ``box_score_thresh``).
         nms_thresh: per-class NMS IoU threshold.
         detections_per_img: most detections kept per image.
+        anchor_sizes: anchor box sizes in pixels of the resized image, smallest first:
+            five for ``resnet50_fpn`` (one per FPN level; torchvision: 32..512), any number
+            for ``mobilenet_v3_fpn`` (all on each of its stride-32 levels; torchvision: 32,
+            64, 128, 256, 512). Objects far smaller than the smallest anchor overlap no anchor
+            well (ResNet-50 FPN's finest level has stride 4, so ``(16, 32, 64, 128, 256)``
+            suits small objects; MobileNetV3's coarse grid suits objects above ~32 px).
+            Pretrained RPN weights need the default count.
         **options: further keyword arguments of torchvision's :class:`FasterRCNN`
             (e.g. ``rpn_batch_size_per_image``, ``box_batch_size_per_image``,
             ``rpn_post_nms_top_n_train``), as torchvision's builders pass them on.
@@ -231,6 +239,14 @@ def build_detector(
         raise ConfigError(
             f"pass {clash} as build_detector's own arguments, not as FasterRCNN options"
         )
+    if anchor_sizes is not None:
+        anchor_sizes = tuple(int(a) for a in anchor_sizes)
+        need = 5 if backbone == "resnet50_fpn" else None
+        if not anchor_sizes or min(anchor_sizes) < 1 or (need and len(anchor_sizes) != need):
+            raise ConfigError(
+                f"anchor_sizes must be positive pixel sizes ({need or 'any number'} for {backbone}), "
+                f"got {list(anchor_sizes)}"
+            )
     norm_layer = FrozenBatchNorm2d if pretrained else nn.BatchNorm2d
     options = dict(
         options,
@@ -248,6 +264,10 @@ def build_detector(
             norm_layer=norm_layer,
             trainable_layers=trainable_backbone_layers,
         )
+        if anchor_sizes is not None:
+            sizes = tuple((a,) for a in anchor_sizes)
+            ratios = ((0.5, 1.0, 2.0),) * len(sizes)
+            options["rpn_anchor_generator"] = AnchorGenerator(sizes, ratios)
         model = FasterRCNN(body, num_classes + 1, **options)
     else:
         # as torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn
@@ -258,12 +278,12 @@ def build_detector(
             norm_layer=norm_layer,
             trainable_layers=trainable_backbone_layers,
         )
-        anchor_sizes = ((32, 64, 128, 256, 512),) * 3
-        aspect_ratios = ((0.5, 1.0, 2.0),) * len(anchor_sizes)
+        levels = (tuple(anchor_sizes or (32, 64, 128, 256, 512)),) * 3
+        aspect_ratios = ((0.5, 1.0, 2.0),) * len(levels)
         model = FasterRCNN(
             body,
             num_classes + 1,
-            rpn_anchor_generator=AnchorGenerator(anchor_sizes, aspect_ratios),
+            rpn_anchor_generator=AnchorGenerator(levels, aspect_ratios),
             **{"rpn_score_thresh": 0.05, **options},
         )
     model.roi_heads = RoIHeadsWithProbs.from_roi_heads(model.roi_heads)
