@@ -388,11 +388,37 @@ class DetectionTask:
         )
 
     def build_model(self, *, seed: int) -> nn.Module:
-        """A new detector (from ``weights`` when given), initialised from ``seed``."""
+        """A new detector (from ``weights`` when given), initialised from ``seed``.
+
+        ``weights`` that are a vidal detector checkpoint of a model trained from scratch
+        for the same classes (e.g. one cycle of another run) continue that model as it was
+        trained, ordinary batch norm included; any other weights are loaded as pretrained
+        weights (frozen batch norm, see :func:`build_detector`).
+        """
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            model = self._build(self.build_args, self.weights)
+            state = self._own_checkpoint(self.weights) if self.weights else None
+            if state is not None:
+                model = self._build(self.build_args, None)
+                model.load_state_dict(state)
+            else:
+                model = self._build(self.build_args, self.weights)
         return model.to(self.device)
+
+    def _own_checkpoint(self, path: str | os.PathLike) -> dict | None:
+        """The state dict of ``path`` when it is a from-scratch vidal checkpoint for our classes."""
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError):
+            return None  # build_detector reports what is wrong with the file
+        if (
+            isinstance(ckpt, dict)
+            and ckpt.get("format") == _CHECKPOINT_FORMAT
+            and ckpt.get("class_names") == self.class_names
+            and not ckpt.get("build", {}).get("pretrained")
+        ):
+            return ckpt["state_dict"]
+        return None
 
     def save_checkpoint(self, model: nn.Module, path: Path) -> None:
         """Write the weights and what rebuilds the model (atomically; read with ``weights_only``)."""

@@ -401,3 +401,19 @@ def test_initial_steps_for_a_fresh_model_then_steps(road, tmp_path):
     assert task.train(task.load_checkpoint(path), pool, seed=2)["steps"] == 2  # still trained
     with pytest.raises(ConfigError, match="initial_steps"):
         make_task(train, test, tmp_path, steps=None, epochs=2, initial_steps=3)
+
+
+def test_weights_from_an_own_checkpoint_keep_ordinary_batch_norm(road, tmp_path):
+    """A from-scratch checkpoint of another run continues as it was trained."""
+    train, test = road
+    first = make_task(train, test, tmp_path)
+    model = first.build_model(seed=0)
+    first.train(model, pool_with_labels(train), seed=0)
+    path = tmp_path / "pretrained.pt"
+    first.save_checkpoint(model, path)
+    task = make_task(train, test, tmp_path, weights=path)
+    again = task.build_model(seed=1)
+    assert not any(type(m).__name__ == "FrozenBatchNorm2d" for m in again.modules())
+    for (k, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
+        assert torch.equal(a.cpu(), b), k
+    assert getattr(again, "vidal_steps_trained", 0) == 0  # this run's first cycle is its own

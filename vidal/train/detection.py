@@ -211,7 +211,7 @@ def train_detector(
                     loss_dict = model([b[0] for b in batch], [b[1] for b in batch])
                     loss = sum(loss_dict.values())
                     if not torch.isfinite(loss):
-                        parts = {k: float(v) for k, v in loss_dict.items()}
+                        parts = {k: float(v.detach()) for k, v in loss_dict.items()}
                         raise VidalError(
                             f"loss is not finite at step {len(losses)}: {parts}; lower lr"
                         )
