@@ -54,7 +54,7 @@ def choose_device(name: str = "auto") -> torch.device:
     return device
 
 
-def _synthetic(cfg: ExperimentConfig) -> Path:
+def _synthetic(cfg: ExperimentConfig, *, progress: bool = True) -> Path:
     from vidal.data.synth import SynthConfig, make_dataset
 
     root = Path(os.path.expanduser(cfg.data.synth_dir))
@@ -74,7 +74,7 @@ def _synthetic(cfg: ExperimentConfig) -> Path:
             "kind": synth.kind,
         }:
             return ann
-    return make_dataset(root, synth, progress=True)
+    return make_dataset(root, synth, progress=progress)
 
 
 def name_splits_from_file(dataset: VideoDataset, split_file: str | os.PathLike) -> None:
@@ -94,13 +94,15 @@ def name_splits_from_file(dataset: VideoDataset, split_file: str | os.PathLike) 
     dataset.splits.setdefault(other, rest)
 
 
-def load_experiment_data(cfg: ExperimentConfig) -> tuple[VideoDataset, VideoDataset]:
+def load_experiment_data(
+    cfg: ExperimentConfig, *, progress: bool = True
+) -> tuple[VideoDataset, VideoDataset]:
     """The train (pool) and test datasets an experiment describes."""
     from vidal.data import load_dataset
 
     d = cfg.data
     if d.format == "synthetic":
-        ds = load_dataset("vidal", _synthetic(cfg))
+        ds = load_dataset("vidal", _synthetic(cfg, progress=progress))
     else:
         if d.annotations is None:
             raise ConfigError(f"data.annotations is required for format {d.format!r}")
@@ -195,7 +197,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, log: Any = p
     out.mkdir(parents=True, exist_ok=True)
     remember_config(out, cfg)
     selector = get_selector(cfg.select.selector, **cfg.select.options)
-    train_set, test_set = load_experiment_data(cfg)
+    train_set, test_set = load_experiment_data(cfg, progress=progress)
     task = build_task(cfg, train_set, test_set, progress=progress)
     b = cfg.budget
     budget = CycleBudget(
