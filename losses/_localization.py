@@ -227,7 +227,19 @@ def interpolation_loss(
     return weighted_reduce(frame, torch.ones_like(frame), reduction)
 
 
-def mgw_weights(labeled: Tensor, *, sigma: float = 1.3) -> Tensor:
+def _check_distance(distance: Tensor, labeled: Tensor) -> Tensor:
+    if not isinstance(distance, Tensor) or distance.shape != labeled.shape:
+        shown = list(distance.shape) if isinstance(distance, Tensor) else type(distance).__name__
+        raise ValueError(
+            f"distance must be a Tensor of labeled's shape {list(labeled.shape)}, got {shown}"
+        )
+    distance = distance.to(device=labeled.device, dtype=torch.float32)
+    if torch.isnan(distance).any() or (distance < 0).any() or (distance[labeled] != 0).any():
+        raise ValueError("distance must be >= 0 (inf allowed), and 0 on labeled frames")
+    return distance
+
+
+def mgw_weights(labeled: Tensor, *, sigma: float = 1.3, distance: Tensor | None = None) -> Tensor:
     """Max-Gaussian weight of every frame (Rana & Rawat, NeurIPS 2022, Eq. 4).
 
     Each labeled frame ``j`` carries a Gaussian ``exp(-(t - mu_j)^2 / (2 sigma^2))`` centred on
@@ -241,6 +253,11 @@ def mgw_weights(labeled: Tensor, *, sigma: float = 1.3) -> Tensor:
     Args:
         labeled (Tensor[B, T]): bool, which frames have ground truth.
         sigma: Gaussian width in frames, in ``[0, inf]``.
+        distance (Tensor[B, T], optional): frames from each frame to the nearest labeled
+            frame of its whole video (``inf`` without one). A clip cut from a longer video
+            sees only its own labeled frames; with ``distance`` a frame next to a labeled
+            frame just outside the clip gets its weight, as Eq. 4 has it over the video.
+            Default: measured inside ``labeled``.
 
     Returns:
         Tensor[B, T]: float32 weights in ``[0, 1]``, on ``labeled``'s device.
@@ -251,7 +268,10 @@ def mgw_weights(labeled: Tensor, *, sigma: float = 1.3) -> Tensor:
     """
     check_labeled(labeled, "labeled", "B, T")
     sigma = check_sigma(sigma)
-    _, distance = nearest_labeled(labeled)  # [B, T], inf without labeled frames
+    if distance is None:
+        _, distance = nearest_labeled(labeled)  # [B, T], inf without labeled frames
+    else:
+        distance = _check_distance(distance, labeled)
     finite = torch.isfinite(distance)
     if sigma == 0.0:
         gauss = (distance == 0).float()
@@ -272,6 +292,7 @@ def mgw_loss(
     sigma: float = 1.3,
     pos_weight: float | Tensor | None = None,
     reduction: str = "mean",
+    distance: Tensor | None = None,
 ) -> Tensor:
     """Max-Gaussian Weighted (MGW) localization loss (Rana & Rawat, NeurIPS 2022, Eq. 4).
 
@@ -292,6 +313,8 @@ def mgw_loss(
         pos_weight: weight of the foreground term of the BCE (see :func:`frame_bce`).
         reduction: ``"none"`` for the weighted per-frame ``Tensor[B, T]``, ``"mean"`` for
             ``sum_t w_t l_t / sum_t w_t`` over the batch, ``"sum"`` for ``sum_t w_t l_t``.
+        distance (Tensor[B, T], optional): distance of each frame to the nearest labeled
+            frame of its whole video (see :func:`mgw_weights`).
 
     Returns:
         ``Tensor[B, T]`` or a scalar tensor.
@@ -305,7 +328,7 @@ def mgw_loss(
     logits, pseudo_target = _check_maps(logits, pseudo_target, "pseudo_target")
     check_labeled(labeled, "labeled", "B, T", logits.shape[:2])
     check_reduction(reduction)
-    weight = mgw_weights(labeled, sigma=sigma).to(logits.dtype)
+    weight = mgw_weights(labeled, sigma=sigma, distance=distance).to(logits.dtype)
     frame = _frame_losses(logits, pseudo_target, pos_weight)
     return weighted_reduce(frame, weight, reduction)
 

@@ -77,6 +77,7 @@ def stew_weights(
     p_low: float = 0.1,
     p_high: float = 0.9,
     sigma: float = 1.3,
+    distance: Tensor | None = None,
 ) -> Tensor:
     """Per-pixel STeW weights ``phi`` (Rana & Rawat, CVPR 2023, Eq. 4).
 
@@ -95,6 +96,8 @@ def stew_weights(
         p_low: averages ``<= p_low`` count as consistent background (paper: 0.1).
         p_high: averages ``>= p_high`` count as consistent foreground (paper: 0.9).
         sigma: width of the temporal Gaussian in frames, as in :func:`losses.mgw_weights`.
+        distance (Tensor[B, T], optional): frames to the nearest labeled frame of the whole
+            video, for the temporal weight (see :func:`losses.mgw_weights`).
 
     Returns:
         Tensor[B, T, H, W]: weights in ``[0, 1]``, in ``pseudo_target``'s float dtype
@@ -120,7 +123,9 @@ def stew_weights(
     average = _window_mean(target, window)
     consistent = (average <= p_low) | (average >= p_high)
     consistency = torch.where(consistent, torch.ones_like(average), average)
-    temporal = mgw_weights(labeled, sigma=sigma).to(average.dtype)[:, :, None, None]
+    temporal = mgw_weights(labeled, sigma=sigma, distance=distance).to(average.dtype)[
+        :, :, None, None
+    ]
     phi = temporal * consistency
     return torch.where(labeled[:, :, None, None], torch.ones_like(phi), phi)
 
@@ -136,6 +141,7 @@ def stew_loss(
     sigma: float = 1.3,
     pos_weight: float | Tensor | None = None,
     reduction: str = "mean",
+    distance: Tensor | None = None,
 ) -> Tensor:
     """Spatio-Temporal Weighted localization loss (Rana & Rawat, CVPR 2023, Eq. 5).
 
@@ -159,6 +165,8 @@ def stew_loss(
         pos_weight: weight of the foreground term of the BCE (see :func:`losses.frame_bce`).
         reduction: ``"none"`` for the weighted per-frame ``Tensor[B, T]``, ``"mean"`` for the
             weighted mean over the batch, ``"sum"`` for the sum of the per-frame losses.
+        distance (Tensor[B, T], optional): frames to the nearest labeled frame of the whole
+            video (see :func:`losses.mgw_weights`).
 
     Returns:
         ``Tensor[B, T]`` or a scalar tensor.
@@ -173,7 +181,13 @@ def stew_loss(
     check_labeled(labeled, "labeled", "B, T", logits.shape[:2])
     check_reduction(reduction)
     phi = stew_weights(
-        pseudo_target, labeled, window=window, p_low=p_low, p_high=p_high, sigma=sigma
+        pseudo_target,
+        labeled,
+        window=window,
+        p_low=p_low,
+        p_high=p_high,
+        sigma=sigma,
+        distance=distance,
     )
     pixel = F.binary_cross_entropy_with_logits(
         logits, pseudo_target, pos_weight=_pos_weight(pos_weight, logits), reduction="none"

@@ -303,3 +303,24 @@ def test_modules_match_functions():
     assert "sigma=2.0" in repr(module)
     with pytest.raises(LossInputError, match="reduction"):
         MGWLoss(reduction="batchmean")
+
+
+def test_mgw_weights_of_a_clip_with_the_video_distance():
+    """A clip's frames next to a labeled frame just outside it keep their Eq. 4 weight."""
+    video = torch.zeros(1, 12, dtype=torch.bool)
+    video[0, [2, 9]] = True
+    whole = mgw_weights(video, sigma=1.3)
+    t = torch.arange(12, dtype=torch.float32)
+    distance = (t[:, None] - torch.tensor([2.0, 9.0])[None]).abs().min(dim=1).values[None]
+    clip = slice(1, 9)  # holds frame 2, not frame 9
+    inside = mgw_weights(video[:, clip], sigma=1.3)
+    with_distance = mgw_weights(video[:, clip], sigma=1.3, distance=distance[:, clip])
+    torch.testing.assert_close(with_distance, whole[:, clip])
+    assert inside[0, -1] < with_distance[0, -1]  # frame 8 is next to the labeled frame 9
+    logits, target = torch.zeros(1, 8, 2, 2), torch.ones(1, 8, 2, 2)
+    expected = mgw_loss(logits, target, video[:, clip], reduction="none", distance=distance[:, clip])
+    torch.testing.assert_close(expected[0], whole[0, clip] * 0.6931, atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="0 on labeled frames"):
+        mgw_weights(video[:, clip], distance=torch.ones(1, 8))
+    with pytest.raises(ValueError, match="shape"):
+        mgw_weights(video[:, clip], distance=torch.zeros(1, 7))

@@ -79,3 +79,16 @@ def test_checkpoint_with_train_state_loads_weights_only(data, tmp_path: Path):
     state = torch.load(path, weights_only=True)
     assert set(state["train_state"]) >= {"optimizer", "sampler_rng", "torch_rng"}
     assert state["train_state"]["optimizer"]["state"]  # Adam moments are there
+
+
+def test_sampler_gives_the_distance_to_the_videos_nearest_label(data):
+    from vidal.train.action import SparseClipSampler
+
+    dataset, pool, store = data
+    sampler = SparseClipSampler(dataset, pool, store, clip_len=8, seed=0)
+    vid = pool.videos_with_labels()[0]  # labeled every 4th frame: 0, 4, 8
+    np.testing.assert_array_equal(sampler.distance(vid, np.arange(1, 9)), [1, 2, 1, 0, 1, 2, 1, 0])
+    batch = sampler.sample(3)
+    assert batch["distance"].shape == batch["labeled"].shape
+    assert (batch["distance"][batch["labeled"]] == 0).all()
+    assert (batch["distance"] <= 2).all()  # never further than half the label spacing

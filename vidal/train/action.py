@@ -39,25 +39,42 @@ __all__ = [
 ]
 
 
-def _masking(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
+def _masking(
+    logits: Tensor, target: Tensor, labeled: Tensor, distance: Tensor, cfg: ActionTrainConfig
+) -> Tensor:
     return losses.masking_loss(logits, target, labeled, pos_weight=cfg.pos_weight)
 
 
-def _interpolation(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
+def _interpolation(
+    logits: Tensor, target: Tensor, labeled: Tensor, distance: Tensor, cfg: ActionTrainConfig
+) -> Tensor:
     return losses.interpolation_loss(logits, target, pos_weight=cfg.pos_weight)
 
 
-def _mgw(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
-    return losses.mgw_loss(logits, target, labeled, sigma=cfg.sigma, pos_weight=cfg.pos_weight)
-
-
-def _stew(logits: Tensor, target: Tensor, labeled: Tensor, cfg: ActionTrainConfig) -> Tensor:
-    return losses.stew_loss(
-        logits, target, labeled, window=cfg.stew_window, sigma=cfg.sigma, pos_weight=cfg.pos_weight
+def _mgw(
+    logits: Tensor, target: Tensor, labeled: Tensor, distance: Tensor, cfg: ActionTrainConfig
+) -> Tensor:
+    return losses.mgw_loss(
+        logits, target, labeled, sigma=cfg.sigma, pos_weight=cfg.pos_weight, distance=distance
     )
 
 
-# loss name -> fn(logits [B,T,H,W], pseudo target [B,T,H,W], labeled [B,T], config) -> scalar
+def _stew(
+    logits: Tensor, target: Tensor, labeled: Tensor, distance: Tensor, cfg: ActionTrainConfig
+) -> Tensor:
+    return losses.stew_loss(
+        logits,
+        target,
+        labeled,
+        window=cfg.stew_window,
+        sigma=cfg.sigma,
+        pos_weight=cfg.pos_weight,
+        distance=distance,
+    )
+
+
+# loss name -> fn(logits [B,T,H,W], pseudo target [B,T,H,W], labeled [B,T],
+#                 distance to the video's nearest labeled frame [B,T], config) -> scalar
 LOCALIZATION_LOSSES: dict[str, Callable[..., Tensor]] = {
     "masking": _masking,
     "interpolation": _interpolation,
@@ -103,9 +120,13 @@ class ActionTrainConfig:
 
     def __post_init__(self) -> None:
         if self.loss not in LOCALIZATION_LOSSES:
-            raise ConfigError(f"unknown loss {self.loss!r}; known losses: {sorted(LOCALIZATION_LOSSES)}")
+            raise ConfigError(
+                f"unknown loss {self.loss!r}; known losses: {sorted(LOCALIZATION_LOSSES)}"
+            )
         if self.steps < 0 or self.batch_size < 1:
-            raise ConfigError(f"steps={self.steps} must be >= 0 and batch_size={self.batch_size} >= 1")
+            raise ConfigError(
+                f"steps={self.steps} must be >= 0 and batch_size={self.batch_size} >= 1"
+            )
 
 
 class ActionModel(nn.Module):
@@ -119,7 +140,9 @@ class ActionModel(nn.Module):
     def __init__(self, config: ActionDetectorConfig, *, num_clusters: int = 5) -> None:
         super().__init__()
         self.detector = ActionDetector(config)
-        self.clustering = losses.DeepClustering(self.detector.feature_dim, num_clusters=num_clusters)
+        self.clustering = losses.DeepClustering(
+            self.detector.feature_dim, num_clusters=num_clusters
+        )
         self.clusters_initialised = False
         self.steps_trained = 0
         #: what continues training exactly where it stopped (optimiser moments, the clip
@@ -200,6 +223,14 @@ class SparseClipSampler:
         self._pseudo[video_id] = out
         return out
 
+    def distance(self, video_id: str, frames: np.ndarray) -> np.ndarray:
+        """float32 ``[L]`` frames from each of ``frames`` to the video's nearest labeled frame."""
+        labeled = self.pool.labeled_frames(video_id)
+        if len(labeled) == 0:
+            return np.full(len(frames), np.inf, dtype=np.float32)
+        gaps = np.abs(np.asarray(frames)[:, None] - labeled[None, :]).min(axis=1)
+        return gaps.astype(np.float32)
+
     def targets(self, video_id: str, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pseudo-label maps ``float32 [L, h, w]`` and the labeled mask ``bool [L]`` of ``frames``."""
         video = self.dataset[video_id]
@@ -210,24 +241,29 @@ class SparseClipSampler:
         return masks.any(dim=1).numpy().astype(np.float32), self.pool.mask(video_id)[frames].copy()
 
     def sample(self, batch_size: int) -> dict[str, Tensor]:
-        """A batch: ``clip [B, 3, T, H, W]``, ``target [B, T, H, W]``, ``labeled [B, T]``, ``label [B]``."""
-        clips, targets, labeled, labels = [], [], [], []
+        """A batch: ``clip [B, 3, T, H, W]``, ``target [B, T, H, W]``, ``labeled [B, T]``,
+        ``distance [B, T]`` (to the video's nearest labeled frame) and ``label [B]``."""
+        clips, targets, labeled, distances, labels = [], [], [], [], []
         for _ in range(batch_size):
             vid = self.videos[self.rng.choice(len(self.videos), p=self.weights)]
             n = self.pool.num_frames[vid]
             t = int(self.rng.choice(self.pool.labeled_frames(vid)))
             length = min(self.clip_len, n)
             start = int(self.rng.integers(max(0, t - length + 1), min(t, n - length) + 1))
-            frames = np.arange(start, start + self.clip_len).clip(max=n - 1)  # short videos repeat the end
+            frames = np.arange(start, start + self.clip_len).clip(
+                max=n - 1
+            )  # short videos repeat the end
             target, lab = self.targets(vid, frames)
             clips.append(clip_to_tensor(self.store.get(vid, frames)))
             targets.append(torch.from_numpy(target))
             labeled.append(torch.from_numpy(lab))
+            distances.append(torch.from_numpy(self.distance(vid, frames)))
             labels.append(_video_class(self.dataset[vid]))
         return {
             "clip": torch.stack(clips),
             "target": torch.stack(targets),
             "labeled": torch.stack(labeled),
+            "distance": torch.stack(distances),
             "label": torch.tensor(labels, dtype=torch.long),
         }
 
@@ -284,7 +320,9 @@ def train_action_model(
         batch = {k: v.to(device) for k, v in sampler.sample(config.batch_size).items()}
         known = batch["label"] >= 0
         out = model.detector(batch["clip"], labels=torch.where(known, batch["label"], 0))
-        loss_loc = loc_loss(out.logits, batch["target"], batch["labeled"], config)
+        loss_loc = loc_loss(
+            out.logits, batch["target"], batch["labeled"], batch["distance"], config
+        )
         loss_cls = (
             losses.margin_loss(out.class_scores[known], batch["label"][known])
             if known.any()
@@ -294,14 +332,20 @@ def train_action_model(
         if use_clusters:
             loss = loss + config.cluster_weight * model.clustering(out.features)
         if not torch.isfinite(loss):
-            raise VidalError(f"training diverged: loss is {loss.item()} (try a lower lr than {config.lr})")
+            raise VidalError(
+                f"training diverged: loss is {loss.item()} (try a lower lr than {config.lr})"
+            )
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         if use_clusters:
             with torch.no_grad():
                 model.clustering.update_centers(out.features.detach())
-        for name, value in (("loss", loss), ("localization", loss_loc), ("classification", loss_cls)):
+        for name, value in (
+            ("loss", loss),
+            ("localization", loss_loc),
+            ("classification", loss_cls),
+        ):
             v = float(value.detach())
             smoothed[name] = v if name not in smoothed else 0.9 * smoothed[name] + 0.1 * v
         bar.set_postfix(loss=f"{smoothed['loss']:.4f}")
@@ -344,7 +388,11 @@ def _init_clusters(model: ActionModel, sampler: SparseClipSampler, device: torch
 
 
 def save_action_checkpoint(
-    model: ActionModel, path: str | os.PathLike, *, extra: dict | None = None, train_state: bool = False
+    model: ActionModel,
+    path: str | os.PathLike,
+    *,
+    extra: dict | None = None,
+    train_state: bool = False,
 ) -> Path:
     """Save weights and config so :func:`load_action_checkpoint` rebuilds the model (atomic).
 
@@ -372,7 +420,10 @@ def save_action_checkpoint(
 
 
 def load_action_checkpoint(
-    path: str | os.PathLike, *, num_classes: int | None = None, map_location: str | torch.device = "cpu"
+    path: str | os.PathLike,
+    *,
+    num_classes: int | None = None,
+    map_location: str | torch.device = "cpu",
 ) -> ActionModel:
     """Rebuild an :class:`ActionModel` from a checkpoint (``torch.load(weights_only=True)``).
 
