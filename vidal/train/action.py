@@ -250,9 +250,8 @@ class SparseClipSampler:
             t = int(self.rng.choice(self.pool.labeled_frames(vid)))
             length = min(self.clip_len, n)
             start = int(self.rng.integers(max(0, t - length + 1), min(t, n - length) + 1))
-            frames = np.arange(start, start + self.clip_len).clip(
-                max=n - 1
-            )  # short videos repeat the end
+            # short videos repeat their last frame
+            frames = np.arange(start, start + self.clip_len).clip(max=n - 1)
             target, lab = self.targets(vid, frames)
             clips.append(clip_to_tensor(self.store.get(vid, frames)))
             targets.append(torch.from_numpy(target))
