@@ -84,7 +84,7 @@ from tqdm.auto import tqdm
 
 from vidal._io import atomic_write
 from vidal.data.annotations import Tube, VideoAnnotation, VideoDataset
-from vidal.data.check import undecodable
+from vidal.data.check import decoded_videos, undecodable
 from vidal.data.store import FrameStore
 from vidal.errors import AnnotationError, ConfigError, DecodeError, VidalError
 from vidal.metrics.voc import DetectionAPAccumulator, postprocess_detections
@@ -353,7 +353,9 @@ class DetectionTask:
         if self.weights is not None and not Path(self.weights).is_file():
             raise ConfigError(f"detector weights not found: {self.weights}")
         if initial_steps is not None and (initial_steps < 1 or epochs is not None):
-            raise ConfigError(f"initial_steps={initial_steps} needs steps (not epochs) and must be >= 1")
+            raise ConfigError(
+                f"initial_steps={initial_steps} needs steps (not epochs) and must be >= 1"
+            )
         self.steps, self.epochs, self.initial_steps = steps, epochs, initial_steps
         self.batch_size, self.lr = batch_size, lr
         self.train_options = dict(train_options or {})
@@ -592,12 +594,8 @@ class DetectionTask:
         model.eval()
         acc = DetectionAPAccumulator(len(self.class_names))
         frames_seen, kept = 0, 0
-        for video in tqdm(self.test_set, desc="evaluate", disable=not self.progress, leave=False):
-            try:
-                frames = self.test_frames.video(video.video_id)
-            except DecodeError as e:
-                warnings.warn(f"skipping test video {video.video_id}: {e}", stacklevel=2)
-                continue
+        videos = tqdm(self.test_set, desc="evaluate", disable=not self.progress, leave=False)
+        for video, frames in decoded_videos(videos, self.test_frames.video):
             ts = list(range(0, video.num_frames, self.eval_every))
             for t, det in zip(ts, self._detect(model, frames, ts), strict=True):
                 boxes, labels, scores = postprocess_detections(

@@ -16,7 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vidal.data.annotations import VideoDataset
-from vidal.data.check import undecodable
+from vidal.data.check import decoded_videos, undecodable
 from vidal.data.store import FrameStore
 from vidal.errors import DecodeError
 from vidal.metrics.localization import LocalizationAccumulator
@@ -50,7 +50,12 @@ def clip_windows(num_frames: int, clip_len: int) -> list[int]:
 
 @torch.no_grad()
 def predict_video(
-    model: ActionModel, frames: np.ndarray, *, clip_len: int, device: torch.device, batch_size: int = 8
+    model: ActionModel,
+    frames: np.ndarray,
+    *,
+    clip_len: int,
+    device: torch.device,
+    batch_size: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Foreground probabilities of a whole video, clip by clip, and its mean class scores.
 
@@ -145,10 +150,14 @@ class ActionTask:
         save_action_checkpoint(model, path)
 
     def load_checkpoint(self, path: Path) -> ActionModel:
-        return load_action_checkpoint(path, num_classes=self.model_config.num_classes).to(self.device)
+        return load_action_checkpoint(path, num_classes=self.model_config.num_classes).to(
+            self.device
+        )
 
     # ------------------------------------------------------------------ cycle steps
-    def train(self, model: ActionModel, pool: LabelPool, *, seed: int, resume: bool = False) -> dict:
+    def train(
+        self, model: ActionModel, pool: LabelPool, *, seed: int, resume: bool = False
+    ) -> dict:
         """Train in place (``resume``: continue exactly from ``model.train_state``)."""
         self._skip_undecodable(pool)
         return train_action_model(
@@ -183,7 +192,9 @@ class ActionTask:
         def load(video_id: str) -> torch.Tensor:
             return clip_to_tensor(self.train_store.frames(video_id))
 
-        videos = loader_clips(todo, load, clip_len=self.train_config.clip_len, stride=self.score_stride)
+        videos = loader_clips(
+            todo, load, clip_len=self.train_config.clip_len, stride=self.score_stride
+        )
         scores = score_dataset(
             model.detector,
             videos,
@@ -198,14 +209,12 @@ class ActionTask:
         return scores
 
     def evaluate(self, model: ActionModel) -> dict:
-        acc = LocalizationAccumulator(self.model_config.num_classes, taus=self.taus, use_masks=False)
+        acc = LocalizationAccumulator(
+            self.model_config.num_classes, taus=self.taus, use_masks=False
+        )
         correct, total = 0, 0
-        for video in tqdm(self.test_set, desc="evaluate", disable=not self.progress, leave=False):
-            try:
-                frames = self.test_store.frames(video.video_id)
-            except DecodeError as e:
-                warnings.warn(f"skipping test video {video.video_id}: {e}", stacklevel=2)
-                continue
+        videos = tqdm(self.test_set, desc="evaluate", disable=not self.progress, leave=False)
+        for video, frames in decoded_videos(videos, self.test_store.frames):
             probs, class_scores = predict_video(
                 model, frames, clip_len=self.train_config.clip_len, device=self.device
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from vidal.data.annotations import VideoAnnotation, VideoDataset
@@ -12,7 +12,28 @@ from vidal.data.formats.vidal_json import write_vidal
 from vidal.data.video import open_video
 from vidal.errors import DecodeError
 
-__all__ = ["check_videos", "present_videos", "keep_present", "write_portable", "undecodable"]
+__all__ = [
+    "check_videos",
+    "present_videos",
+    "keep_present",
+    "write_portable",
+    "undecodable",
+    "decoded_videos",
+]
+
+
+def decoded_videos(videos: Iterable[Any], read: Callable[[str], Any]) -> Iterator[tuple[Any, Any]]:
+    """``(video, read(video.video_id))`` for each video that decodes; the others are skipped
+    with a warning naming them (evaluation goes on without them)."""
+    import warnings
+
+    for video in videos:
+        try:
+            frames = read(video.video_id)
+        except DecodeError as e:
+            warnings.warn(f"skipping test video {video.video_id}: {e}", stacklevel=3)
+            continue
+        yield video, frames
 
 
 def undecodable(video_ids: Iterable[str], read: Callable[[str], object]) -> dict[str, str]:
