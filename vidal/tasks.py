@@ -32,6 +32,7 @@ from vidal.train.action import (
     load_action_checkpoint,
     save_action_checkpoint,
     train_action_model,
+    video_class,
 )
 
 __all__ = ["ActionTask", "predict_video", "clip_windows"]
@@ -56,6 +57,7 @@ def predict_video(
     clip_len: int,
     device: torch.device,
     batch_size: int = 8,
+    label: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Foreground probabilities of a whole video, clip by clip, and its mean class scores.
 
@@ -65,6 +67,9 @@ def predict_video(
         clip_len: frames per clip.
         device: where the model runs.
         batch_size: clips per forward pass.
+        label: the class whose poses the decoder sees in every clip; default each clip's
+            predicted class (the papers' inference). Giving the true class measures
+            localization apart from classification.
 
     Returns:
         ``probs (ndarray[T, H, W])`` float32 and ``class_scores (ndarray[K])``.
@@ -79,7 +84,8 @@ def predict_video(
         chunk = starts[b : b + batch_size]
         idx = [np.arange(s, s + clip_len).clip(max=n - 1) for s in chunk]
         clips = torch.stack([clip_to_tensor(frames[i]) for i in idx]).to(device)
-        out = model.detector(clips)
+        labels = None if label is None else torch.full((len(chunk),), label, device=device)
+        out = model.detector(clips, labels=labels)
         p = torch.sigmoid(out.logits).float().cpu().numpy()  # [B, L, H, W]
         for i, pi in zip(idx, p, strict=True):
             np.add.at(probs, i, pi)
@@ -208,15 +214,28 @@ class ActionTask:
             scores.centers = model.clustering.centers.detach().cpu().numpy().astype(np.float64)
         return scores
 
-    def evaluate(self, model: ActionModel) -> dict:
+    def evaluate(self, model: ActionModel, *, true_class: bool = False) -> dict:
+        """Localization accuracy and classification accuracy on the test set.
+
+        Args:
+            model: the detector.
+            true_class: decode every clip with the poses of the video's true class instead of
+                the predicted one (localization apart from classification; the
+                classification accuracy is still that of the predictions).
+        """
         acc = LocalizationAccumulator(
             self.model_config.num_classes, taus=self.taus, use_masks=False
         )
         correct, total = 0, 0
         videos = tqdm(self.test_set, desc="evaluate", disable=not self.progress, leave=False)
         for video, frames in decoded_videos(videos, self.test_store.frames):
+            label = video_class(video) if true_class else None
             probs, class_scores = predict_video(
-                model, frames, clip_len=self.train_config.clip_len, device=self.device
+                model,
+                frames,
+                clip_len=self.train_config.clip_len,
+                device=self.device,
+                label=None if label is None or label < 0 else label,
             )
             acc.update(probs, video)
             if video.label is not None:

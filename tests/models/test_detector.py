@@ -218,6 +218,39 @@ def test_anchor_sizes_let_small_objects_match():
         build_detector(2, backbone="mobilenet_v3_fpn", anchor_sizes=(0, 32))
 
 
+def test_mobilenet_returned_layers_add_finer_levels():
+    from torchvision.ops import box_iou
+
+    small = torch.tensor([[80.0, 80.0, 96.0, 96.0]])  # 16 px in a 240 x 320 image
+    best, strides = {}, {}
+    for layers in (None, (2, 3, 4, 5)):
+        model = build_detector(
+            2,
+            backbone="mobilenet_v3_fpn",
+            min_size=240,
+            max_size=320,
+            returned_layers=layers,
+            anchor_sizes=None if layers is None else (16, 32, 64, 128, 256),
+        )
+        images, _ = model.transform([torch.rand(3, 240, 320)])
+        feats = list(model.backbone(images.tensors).values())
+        strides[layers] = [round(320 / f.shape[-1]) for f in feats]
+        best[layers] = float(box_iou(small, model.rpn.anchor_generator(images, feats)[0]).max())
+    assert strides[None] == [32, 32, 64]  # torchvision's MobileNetV3 FPN
+    assert strides[(2, 3, 4, 5)] == [8, 16, 32, 32, 64]
+    assert best[None] < 0.3 < 0.7 < best[(2, 3, 4, 5)]  # 0.3 / 0.7: the RPN's IoU thresholds
+    default = build_detector(2, backbone="mobilenet_v3_fpn", returned_layers=[3, 4, 5])
+    assert default.rpn.anchor_generator.sizes == ((32,), (64,), (128,), (256,))
+    with pytest.raises(ConfigError, match="anchor_sizes"):  # one size per level
+        build_detector(
+            2, backbone="mobilenet_v3_fpn", returned_layers=[3, 4, 5], anchor_sizes=(16, 32)
+        )
+    with pytest.raises(ConfigError, match="returned_layers"):
+        build_detector(2, backbone="mobilenet_v3_fpn", returned_layers=[0, 5])
+    with pytest.raises(ConfigError, match="returned_layers"):
+        build_detector(2, backbone="resnet50_fpn", returned_layers=[2, 3])
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda():
     model = (

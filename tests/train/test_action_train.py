@@ -58,7 +58,9 @@ def test_resume_through_a_checkpoint_equals_training_at_once(data, tmp_path: Pat
     assert again.steps_trained == 1 and again.train_state is not None
     _train(again, data, 2, resume=True)
     assert again.steps_trained == 3
-    for (name, a), b in zip(straight.state_dict().items(), again.state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        straight.state_dict().items(), again.state_dict().values(), strict=True
+    ):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
 
     # without the train state (or without resume) the continuation starts afresh: different
@@ -92,3 +94,36 @@ def test_sampler_gives_the_distance_to_the_videos_nearest_label(data):
     assert batch["distance"].shape == batch["labeled"].shape
     assert (batch["distance"][batch["labeled"]] == 0).all()
     assert (batch["distance"] <= 2).all()  # never further than half the label spacing
+
+
+def test_true_class_decoding_uses_the_given_poses(data):
+    from vidal.tasks import ActionTask, clip_windows, predict_video
+    from vidal.train.action import clip_to_tensor, video_class
+
+    dataset, _, store = data
+    model = _model(dataset).eval()
+    video = dataset[dataset.video_ids[0]]
+    frames = store.frames(video.video_id)
+    k = video_class(video)
+    probs, _ = predict_video(model, frames, clip_len=8, device=torch.device("cpu"), label=k)
+    # by hand: every clip decoded with class k, overlapping clips averaged
+    n = len(frames)
+    total, count = np.zeros(probs.shape, np.float32), np.zeros(n, np.float32)
+    with torch.no_grad():
+        for s in clip_windows(n, 8):
+            idx = np.arange(s, s + 8).clip(max=n - 1)
+            out = model.detector(clip_to_tensor(frames[idx])[None], labels=torch.tensor([k]))
+            np.add.at(total, idx, torch.sigmoid(out.logits)[0].numpy())
+            np.add.at(count, idx, 1.0)
+    np.testing.assert_allclose(probs, total / count[:, None, None], atol=1e-5)
+    other, _ = predict_video(
+        model, frames, clip_len=8, device=torch.device("cpu"), label=(k + 1) % dataset.num_classes
+    )
+    assert not np.array_equal(probs, other)  # the decoder sees the poses of the class it is given
+
+    task = ActionTask(
+        dataset, dataset, model_config=model.config, train_config=CONFIG, progress=False
+    )
+    predicted, true = task.evaluate(model), task.evaluate(model, true_class=True)
+    assert predicted["classification_accuracy"] == true["classification_accuracy"]
+    assert set(predicted) == set(true)

@@ -61,6 +61,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="model input size (default: the checkpoint's)",
     )
     p.add_argument("--clip-len", type=int, help="frames per clip (default: the checkpoint's)")
+    p.add_argument(
+        "--true-class",
+        action="store_true",
+        help="also report localization with the decoder given each video's true class "
+        "(localization apart from classification; key 'model_true_class')",
+    )
     p.add_argument("--device", help="auto, cpu or cuda (default: auto)")
     p.add_argument(
         "--out", help="metrics JSON to write (default: metrics_<split>.json beside the checkpoint)"
@@ -95,17 +101,16 @@ def baseline_metrics(name: str, dataset: Any, *, taus: tuple[float, ...] = TAUS)
 
 
 def _table(report: dict) -> str:
-    columns = ([("model", report["model"])] if "model" in report else []) + list(
-        report.get("baselines", {}).items()
-    )
+    columns = [(name, report[name]) for name in ("model", "model_true_class") if name in report]
+    columns += list(report.get("baselines", {}).items())
     keys = list(columns[0][1])
     width = max(len(k) for k in keys)
-    lines = [f"{'':<{width}}  " + "  ".join(f"{name:>12}" for name, _ in columns)]
+    lines = [f"{'':<{width}}  " + "  ".join(f"{name:>16}" for name, _ in columns)]
     for key in keys:
         cells = [m.get(key) for _, m in columns]
         lines.append(
             f"{key:<{width}}  "
-            + "  ".join(f"{'n/a' if c is None else f'{c:.4f}':>12}" for c in cells)
+            + "  ".join(f"{'n/a' if c is None else f'{c:.4f}':>16}" for c in cells)
         )
     return "\n".join(lines)
 
@@ -150,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         report["checkpoint"] = str(args.checkpoint)
         report["clip_len"], report["size"] = clip_len, list(size)
         report["model"] = task.evaluate(model.to(device))
+        if args.true_class:
+            report["model_true_class"] = task.evaluate(model, true_class=True)
     if args.baseline:
         report["baselines"] = {name: baseline_metrics(name, test_set) for name in args.baseline}
     out = Path(args.out) if args.out else None

@@ -166,6 +166,7 @@ def build_detector(
     nms_thresh: float = 0.5,
     detections_per_img: int = 100,
     anchor_sizes: Sequence[int] | None = None,
+    returned_layers: Sequence[int] | None = None,
     **options: Any,
 ) -> FasterRCNN:
     """A torchvision Faster R-CNN frame detector whose detections carry class probabilities.
@@ -201,7 +202,12 @@ def build_detector(
             64, 128, 256, 512). Objects far smaller than the smallest anchor overlap no anchor
             well (ResNet-50 FPN's finest level has stride 4, so ``(16, 32, 64, 128, 256)``
             suits small objects; MobileNetV3's coarse grid suits objects above ~32 px).
-            Pretrained RPN weights need the default count.
+            With ``returned_layers``, one size per level, finest first, like ResNet-50 FPN
+            (default ``32, 64, ...``). Pretrained RPN weights need the default count.
+        returned_layers: ``mobilenet_v3_fpn`` only: the MobileNetV3 stages (1..5) whose
+            outputs feed the FPN, torchvision's ``returned_layers``. torchvision's ``[4, 5]``
+            are both stride 32; ``[2, 3, 4, 5]`` adds stride-8 and stride-16 levels (five
+            levels with the pooled one), the grid small objects need.
         **options: further keyword arguments of torchvision's :class:`FasterRCNN`
             (e.g. ``rpn_batch_size_per_image``, ``box_batch_size_per_image``,
             ``rpn_post_nms_top_n_train``), as torchvision's builders pass them on.
@@ -239,9 +245,22 @@ def build_detector(
         raise ConfigError(
             f"pass {clash} as build_detector's own arguments, not as FasterRCNN options"
         )
+    if returned_layers is not None:
+        returned_layers = sorted({int(k) for k in returned_layers})
+        if (
+            backbone != "mobilenet_v3_fpn"
+            or not returned_layers
+            or not (1 <= returned_layers[0] and returned_layers[-1] <= 5)
+        ):
+            raise ConfigError(
+                f"returned_layers: MobileNetV3 stages in 1..5 for mobilenet_v3_fpn only, got "
+                f"{returned_layers} for {backbone}"
+            )
     if anchor_sizes is not None:
         anchor_sizes = tuple(int(a) for a in anchor_sizes)
         need = 5 if backbone == "resnet50_fpn" else None
+        if returned_layers is not None:
+            need = len(returned_layers) + 1
         if not anchor_sizes or min(anchor_sizes) < 1 or (need and len(anchor_sizes) != need):
             raise ConfigError(
                 f"anchor_sizes must be positive pixel sizes ({need or 'any number'} for {backbone}), "
@@ -277,8 +296,13 @@ def build_detector(
             fpn=True,
             norm_layer=norm_layer,
             trainable_layers=trainable_backbone_layers,
+            returned_layers=returned_layers,
         )
-        levels = (tuple(anchor_sizes or (32, 64, 128, 256, 512)),) * 3
+        if returned_layers is None:
+            levels = (tuple(anchor_sizes or (32, 64, 128, 256, 512)),) * 3
+        else:
+            per_level = anchor_sizes or tuple(32 * 2**i for i in range(len(returned_layers) + 1))
+            levels = tuple((a,) for a in per_level)
         aspect_ratios = ((0.5, 1.0, 2.0),) * len(levels)
         model = FasterRCNN(
             body,

@@ -34,6 +34,7 @@ __all__ = [
     "SparseClipSampler",
     "clip_to_tensor",
     "train_action_model",
+    "video_class",
     "save_action_checkpoint",
     "load_action_checkpoint",
 ]
@@ -160,7 +161,8 @@ def clip_to_tensor(frames: np.ndarray) -> Tensor:
     return x / 127.5 - 1.0
 
 
-def _video_class(video: VideoAnnotation) -> int:
+def video_class(video: VideoAnnotation) -> int:
+    """The video's class: its label, else its first tube's, else -1 (unknown)."""
     if video.label is not None:
         return int(video.label)
     return int(video.tubes[0].label) if video.tubes else -1
@@ -257,7 +259,7 @@ class SparseClipSampler:
             targets.append(torch.from_numpy(target))
             labeled.append(torch.from_numpy(lab))
             distances.append(torch.from_numpy(self.distance(vid, frames)))
-            labels.append(_video_class(self.dataset[vid]))
+            labels.append(video_class(self.dataset[vid]))
         return {
             "clip": torch.stack(clips),
             "target": torch.stack(targets),
