@@ -36,6 +36,7 @@ __all__ = [
     "share_first_cycle",
     "compare_selectors",
     "load_results",
+    "merge_seeds",
     "results_table",
     "plot_learning_curves",
 ]
@@ -306,6 +307,38 @@ def load_results(run_dir: str | os.PathLike) -> dict:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise VidalError(f"{path}: cannot read results: {e}") from e
+
+
+def merge_seeds(all_results: Sequence[dict]) -> list[dict]:
+    """Join runs of the same experiment whose seeds ran apart (other processes or machines).
+
+    Runs with the same ``name`` become one run holding all their seeds, in first-seen order;
+    e.g. ``vidal run CFG --seeds 0 --out a`` and ``vidal run CFG --seeds 1 --out b`` give one
+    curve with two seeds.
+
+    Raises:
+        ConfigError: two runs of one name disagree on their selector, loss or metric, or
+            both hold the same seed with different results.
+    """
+    merged: dict[str, dict] = {}
+    for r in all_results:
+        name = r["name"]
+        if name not in merged:
+            merged[name] = {**r, "seeds": dict(r["seeds"])}
+            continue
+        into = merged[name]
+        for key in ("selector", "loss", "primary_metric"):
+            if into.get(key) != r.get(key):
+                raise ConfigError(
+                    f"runs named {name!r} differ in {key}: {into.get(key)!r} vs {r.get(key)!r}"
+                )
+        for seed, cycles in r["seeds"].items():
+            if seed in into["seeds"] and into["seeds"][seed] != cycles:
+                raise ConfigError(
+                    f"runs named {name!r} both hold seed {seed}, with different results"
+                )
+            into["seeds"][seed] = cycles
+    return list(merged.values())
 
 
 def _curve(results: dict, metric: str, x: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

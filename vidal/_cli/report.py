@@ -1,4 +1,9 @@
-"""``vidal report RUN_DIR [RUN_DIR ...]``: redraw tables and learning curves from saved results."""
+"""``vidal report RUN_DIR [RUN_DIR ...]``: redraw tables and learning curves from saved results.
+
+Runs of the same name in several folders are joined into one curve over all their seeds, so
+seeds can run in parallel (``vidal run CFG --seeds 0 --out a`` beside ``--seeds 1 --out b``,
+then ``vidal report a b``).
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,22 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="redraw tables and plots from saved results", description=__doc__)
+    p = sub.add_parser(
+        "report", help="redraw tables and plots from saved results", description=__doc__
+    )
     p.add_argument("runs", nargs="+", help="run folders (each with a results.json)")
     p.add_argument("--metric", help="metric to show (default: the run's primary metric)")
-    p.add_argument("--x", choices=["frames", "cost"], default="frames", help="x axis: %% frames or %% cost")
-    p.add_argument("--out", help="PNG to write (default: RUN_DIR/learning_curve.png of the first run)")
+    p.add_argument(
+        "--x", choices=["frames", "cost"], default="frames", help="x axis: %% frames or %% cost"
+    )
+    p.add_argument(
+        "--out", help="PNG to write (default: RUN_DIR/learning_curve.png of the first run)"
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from vidal.experiment import load_results, plot_learning_curves, results_table
+    from vidal.experiment import load_results, merge_seeds, plot_learning_curves, results_table
 
     results = []
     for d in args.runs:
@@ -27,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
             results.extend(r["runs"])
         else:
             results.append(r)
+    results = merge_seeds(results)
     x = "labeled_fraction" if args.x == "frames" else "cost_fraction"
     print(results_table(results, metric=args.metric, x=x))
     out = Path(args.out) if args.out else Path(args.runs[0]) / "learning_curve.png"
