@@ -114,12 +114,15 @@ def initial_selection(
         for i, vid in enumerate(ids):
             for t in frames.get(vid, []):
                 taken[offsets[i] + t] = True
-        extra = rng.choice(np.flatnonzero(~taken), size=min(left, int((~taken).sum())), replace=False)
+        extra = rng.choice(
+            np.flatnonzero(~taken), size=min(left, int((~taken).sum())), replace=False
+        )
         video_of = np.searchsorted(offsets, extra, side="right") - 1
         for g, i in zip(extra.tolist(), video_of.tolist(), strict=True):
             frames.setdefault(ids[i], []).append(g - int(offsets[i]))
     return Selection(
-        frames={k: np.array(sorted(v), dtype=np.int64) for k, v in frames.items()}, videos=chosen_videos
+        frames={k: np.array(sorted(v), dtype=np.int64) for k, v in frames.items()},
+        videos=chosen_videos,
     )
 
 
@@ -222,10 +225,15 @@ class ActiveLoop:
             self.pool = LabelPool.load(pool_path)
         else:
             sel = initial_selection(
-                self.pool, self.budget.initial, self._rng(0, 0), videos_fraction=self.budget.initial_videos
+                self.pool,
+                self.budget.initial,
+                self._rng(0, 0),
+                videos_fraction=self.budget.initial_videos,
             )
             self.oracle.label(sel, self.pool)
-            self.pool.history.append({"cycle": 0, "frames": sel.num_frames, "how": "initial random"})
+            self.pool.history.append(
+                {"cycle": 0, "frames": sel.num_frames, "how": "initial random"}
+            )
             self.pool.save(pool_path)
         results = []
         model = None
@@ -252,9 +260,15 @@ class ActiveLoop:
             else:
                 if previous is None and k > 0 and self.fine_tune:
                     previous = self.task.load_checkpoint(self._cycle_dir(k - 1) / "checkpoint.pt")
-                model = previous if (previous is not None and self.fine_tune) else self.task.build_model(seed=self.seed)
-                self.log(f"cycle {k}: training on {self.pool.num_labeled} labeled frames "
-                         f"({100 * self.pool.fraction_labeled:.2f}%)")
+                model = (
+                    previous
+                    if (previous is not None and self.fine_tune)
+                    else self.task.build_model(seed=self.seed)
+                )
+                self.log(
+                    f"cycle {k}: training on {self.pool.num_labeled} labeled frames "
+                    f"({100 * self.pool.fraction_labeled:.2f}%)"
+                )
                 train_stats = self.task.train(model, self.pool, seed=self.seed * 1000 + k)
                 self.task.save_checkpoint(model, ckpt)
             evaluation = self.task.evaluate(model)
@@ -301,9 +315,16 @@ class ActiveLoop:
             atomic_write_json(sel_path, selection.to_json())
         cost = self.oracle.label(selection, self.pool)
         self.pool.history.append(
-            {"cycle": k + 1, "frames": selection.num_frames, "videos": len(selection.videos), "cost": cost}
+            {
+                "cycle": k + 1,
+                "frames": selection.num_frames,
+                "videos": len(selection.videos),
+                "cost": cost,
+            }
         )
-        self.log(f"cycle {k}: selected {selection.num_frames} frames, {len(selection.videos)} videos")
+        self.log(
+            f"cycle {k}: selected {selection.num_frames} frames, {len(selection.videos)} videos"
+        )
         self.pool.save(next_pool)
 
     def _write_results(self, results: list[dict]) -> None:

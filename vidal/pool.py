@@ -104,13 +104,19 @@ class LabelPool:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_dataset(
-        cls, dataset: VideoDataset, *, cost_model: CostModel = CostModel(), use_actor_counts: bool = True
+        cls,
+        dataset: VideoDataset,
+        *,
+        cost_model: CostModel = CostModel(),
+        use_actor_counts: bool = True,
     ) -> LabelPool:
         """A pool over every frame of ``dataset``; frame costs from the ground-truth actor counts."""
         costs = None
         if use_actor_counts:
             costs = {v.video_id: cost_model.frame_costs(v.actors_per_frame()) for v in dataset}
-        return cls({v.video_id: v.num_frames for v in dataset}, frame_costs=costs, cost_model=cost_model)
+        return cls(
+            {v.video_id: v.num_frames for v in dataset}, frame_costs=costs, cost_model=cost_model
+        )
 
     # ------------------------------------------------------------------ queries
     @property
@@ -175,7 +181,9 @@ class LabelPool:
         Frames already labeled are ignored (and cost nothing), so adding twice is harmless.
         """
         self._check_video(video_id)
-        idx = np.asarray(list(frames) if not isinstance(frames, np.ndarray) else frames, dtype=np.int64)
+        idx = np.asarray(
+            list(frames) if not isinstance(frames, np.ndarray) else frames, dtype=np.int64
+        )
         n = self.num_frames[video_id]
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             bad = idx[(idx < 0) | (idx >= n)][0]
@@ -253,7 +261,9 @@ class LabelPool:
         state = self.state_dict()
         for key in ("num_frames", "labeled", "frame_costs"):
             state[key] = {k: v for k, v in state[key].items() if k not in drop}
-        state["labeled_videos"] = {k: v for k, v in state["labeled_videos"].items() if k not in drop}
+        state["labeled_videos"] = {
+            k: v for k, v in state["labeled_videos"].items() if k not in drop
+        }
         return LabelPool.from_state_dict(state)
 
     def copy(self) -> LabelPool:

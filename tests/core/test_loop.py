@@ -47,7 +47,12 @@ class CountingTask:
 
 
 def top_k(scores, pool, budget, rng):
-    flat = [(s, v, t) for v in pool.num_frames for t, s in enumerate(scores.frames[v]) if not pool.is_labeled(v, t)]
+    flat = [
+        (s, v, t)
+        for v in pool.num_frames
+        for t, s in enumerate(scores.frames[v])
+        if not pool.is_labeled(v, t)
+    ]
     flat.sort(key=lambda x: -x[0])
     picked: dict[str, list[int]] = {}
     for _, v, t in flat[: budget.frames]:
@@ -62,8 +67,15 @@ def _dataset():
 def _loop(tmp_path, task, name="run"):
     ds = _dataset()
     return ActiveLoop(
-        task, top_k, LabelPool.from_dataset(ds), SimulatedOracle(ds), tmp_path / name,
-        budget=CycleBudget(initial=0.05, step=0.05), cycles=4, seed=3, log=None,
+        task,
+        top_k,
+        LabelPool.from_dataset(ds),
+        SimulatedOracle(ds),
+        tmp_path / name,
+        budget=CycleBudget(initial=0.05, step=0.05),
+        cycles=4,
+        seed=3,
+        log=None,
     )
 
 
@@ -84,7 +96,10 @@ def test_resume_gives_the_same_final_pool(tmp_path):
     assert [r["metrics"] for r in again] == [r["metrics"] for r in results]
     for k in range(4):
         assert (tmp_path / f"cut/cycle_{k:03d}/metrics.json").exists()
-    assert json.loads((tmp_path / "cut/results.json").read_text())["cycles"][-1]["labeled_frames"] == 32
+    assert (
+        json.loads((tmp_path / "cut/results.json").read_text())["cycles"][-1]["labeled_frames"]
+        == 32
+    )
 
 
 def test_initial_selection_covers_every_video():
@@ -123,8 +138,15 @@ def test_unscorable_video_is_left_out_of_selection(tmp_path):
     logs = []
     ds = _dataset()
     loop = ActiveLoop(
-        SkippingTask(), top_k, LabelPool.from_dataset(ds), SimulatedOracle(ds), tmp_path / "r",
-        budget=CycleBudget(initial=0.05, step=0.2), cycles=3, seed=0, log=logs.append,
+        SkippingTask(),
+        top_k,
+        LabelPool.from_dataset(ds),
+        SimulatedOracle(ds),
+        tmp_path / "r",
+        budget=CycleBudget(initial=0.05, step=0.2),
+        cycles=3,
+        seed=0,
+        log=logs.append,
     )
     results = loop.run()
     assert len(results) == 3
@@ -148,8 +170,15 @@ def test_score_free_selector_skips_the_model_pass_and_unreadable_videos(tmp_path
 
     ds = _dataset()
     loop = ActiveLoop(
-        NoScoringTask(), SELECTORS["random"], LabelPool.from_dataset(ds), SimulatedOracle(ds),
-        tmp_path / "run", budget=CycleBudget(initial=0.05, step=0.1), cycles=3, seed=0, log=None,
+        NoScoringTask(),
+        SELECTORS["random"],
+        LabelPool.from_dataset(ds),
+        SimulatedOracle(ds),
+        tmp_path / "run",
+        budget=CycleBudget(initial=0.05, step=0.1),
+        cycles=3,
+        seed=0,
+        log=None,
     )
     results = loop.run()
     assert len(results) == 3

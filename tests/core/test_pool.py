@@ -63,7 +63,9 @@ def test_annotation_frame_view_and_validation():
     bad = VideoAnnotation("c", 3, 10, 10, tubes=[Tube(0, 0, 1, np.zeros((4, 4), np.float32))])
     with pytest.raises(AnnotationError, match="ends at frame 4 but the video has 3 frames"):
         bad.validate()
-    out = VideoAnnotation("d", 3, 10, 10, tubes=[Tube(0, 0, 0, np.array([[0, 0, 30, 5]], np.float32))])
+    out = VideoAnnotation(
+        "d", 3, 10, 10, tubes=[Tube(0, 0, 0, np.array([[0, 0, 30, 5]], np.float32))]
+    )
     with pytest.raises(AnnotationError, match="outside the 10x10 frame"):
         out.validate()
     out.validate(clip_boxes=True)

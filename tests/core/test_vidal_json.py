@@ -12,8 +12,12 @@ def _dataset(with_masks: bool) -> VideoDataset:
     rng = np.random.default_rng(0)
     masks = rng.random((3, 8, 12)) > 0.5 if with_masks else None
     boxes = np.array([[1, 2, 5, 6], [1.5, 2, 5.5, 6], [2, 2, 6, 6.25]], np.float32)
-    v = VideoAnnotation("c/v0", 5, 12, 8, fps=30.0, label=1, tubes=[Tube(3, 1, 2, boxes, masks)], path="v0.mp4")
-    return VideoDataset(["a", "b"], [v, VideoAnnotation("c/v1", 2, 12, 8)], splits={"train": ["c/v0"]})
+    v = VideoAnnotation(
+        "c/v0", 5, 12, 8, fps=30.0, label=1, tubes=[Tube(3, 1, 2, boxes, masks)], path="v0.mp4"
+    )
+    return VideoDataset(
+        ["a", "b"], [v, VideoAnnotation("c/v1", 2, 12, 8)], splits={"train": ["c/v0"]}
+    )
 
 
 @pytest.mark.parametrize("suffix", [".json", ".jsonl"])
@@ -24,7 +28,14 @@ def test_round_trip(tmp_path, suffix, with_masks):
     back = read_vidal(path)
     assert back.class_names == ["a", "b"] and back.splits == {"train": ["c/v0"]}
     v, w = back["c/v0"], ds["c/v0"]
-    assert (v.num_frames, v.width, v.height, v.fps, v.label, v.path) == (5, 12, 8, 30.0, 1, "v0.mp4")
+    assert (v.num_frames, v.width, v.height, v.fps, v.label, v.path) == (
+        5,
+        12,
+        8,
+        30.0,
+        1,
+        "v0.mp4",
+    )
     np.testing.assert_array_equal(v.tubes[0].boxes, w.tubes[0].boxes)
     if with_masks:
         np.testing.assert_array_equal(v.tubes[0].masks, w.tubes[0].masks)
@@ -42,16 +53,30 @@ def test_errors_name_the_file(tmp_path):
     p.write_text("[1, 2]")
     with pytest.raises(AnnotationError, match="x.json: not a vidal annotation file"):
         read_vidal(p)
-    obj = {"format": "vidal", "version": 1, "classes": ["a"], "videos": [{"id": "v", "num_frames": 2}]}
+    obj = {
+        "format": "vidal",
+        "version": 1,
+        "classes": ["a"],
+        "videos": [{"id": "v", "num_frames": 2}],
+    }
     p.write_text(json.dumps(obj))
     with pytest.raises(AnnotationError, match="x.json: video #0: malformed entry"):
         read_vidal(p)
     obj["videos"] = [
-        {"id": "v", "num_frames": 2, "width": 4, "height": 4,
-         "tubes": [{"track_id": 0, "label": 0, "first_frame": 1, "boxes": [[0, 0, 1, 1], [0, 0, 1, 1]]}]}
+        {
+            "id": "v",
+            "num_frames": 2,
+            "width": 4,
+            "height": 4,
+            "tubes": [
+                {"track_id": 0, "label": 0, "first_frame": 1, "boxes": [[0, 0, 1, 1], [0, 0, 1, 1]]}
+            ],
+        }
     ]
     p.write_text(json.dumps(obj))
-    with pytest.raises(AnnotationError, match="x.json: v: tube 0 ends at frame 2 but the video has 2 frames"):
+    with pytest.raises(
+        AnnotationError, match="x.json: v: tube 0 ends at frame 2 but the video has 2 frames"
+    ):
         read_vidal(p)
     with pytest.raises(AnnotationError, match="cannot read"):
         read_vidal(tmp_path / "missing.json")

@@ -318,7 +318,9 @@ def test_mgw_weights_of_a_clip_with_the_video_distance():
     torch.testing.assert_close(with_distance, whole[:, clip])
     assert inside[0, -1] < with_distance[0, -1]  # frame 8 is next to the labeled frame 9
     logits, target = torch.zeros(1, 8, 2, 2), torch.ones(1, 8, 2, 2)
-    expected = mgw_loss(logits, target, video[:, clip], reduction="none", distance=distance[:, clip])
+    expected = mgw_loss(
+        logits, target, video[:, clip], reduction="none", distance=distance[:, clip]
+    )
     torch.testing.assert_close(expected[0], whole[0, clip] * 0.6931, atol=1e-4, rtol=0)
     with pytest.raises(ValueError, match="0 on labeled frames"):
         mgw_weights(video[:, clip], distance=torch.ones(1, 8))

@@ -67,7 +67,9 @@ class Tube:
     def box_at(self, t: int) -> np.ndarray:
         """The float32 box ``[4]`` at frame ``t``; raises if the tube does not cover ``t``."""
         if not self.covers(t):
-            raise IndexError(f"tube {self.track_id} covers {self.first_frame}..{self.last_frame}, not {t}")
+            raise IndexError(
+                f"tube {self.track_id} covers {self.first_frame}..{self.last_frame}, not {t}"
+            )
         return self.boxes[t - self.first_frame]
 
 
@@ -127,8 +129,15 @@ class VideoAnnotation:
             if not np.isfinite(b).all():
                 raise AnnotationError(f"{self.video_id}: tube {tube.track_id} has non-finite boxes")
             if (b[:, 2] < b[:, 0]).any() or (b[:, 3] < b[:, 1]).any():
-                raise AnnotationError(f"{self.video_id}: tube {tube.track_id} has a box with x2<x1 or y2<y1")
-            outside = (b[:, 0] < -1) | (b[:, 1] < -1) | (b[:, 2] > self.width + 1) | (b[:, 3] > self.height + 1)
+                raise AnnotationError(
+                    f"{self.video_id}: tube {tube.track_id} has a box with x2<x1 or y2<y1"
+                )
+            outside = (
+                (b[:, 0] < -1)
+                | (b[:, 1] < -1)
+                | (b[:, 2] > self.width + 1)
+                | (b[:, 3] > self.height + 1)
+            )
             if outside.any():
                 t = int(tube.first_frame + np.flatnonzero(outside)[0])
                 if not clip_boxes:
@@ -144,7 +153,9 @@ class VideoAnnotation:
         if not 0 <= t < self.num_frames:
             raise IndexError(f"{self.video_id}: frame {t} outside 0..{self.num_frames - 1}")
         present = [tube for tube in self.tubes if tube.covers(t)]
-        boxes = np.stack([tb.box_at(t) for tb in present]) if present else np.zeros((0, 4), np.float32)
+        boxes = (
+            np.stack([tb.box_at(t) for tb in present]) if present else np.zeros((0, 4), np.float32)
+        )
         labels = np.array([tb.label for tb in present], dtype=np.int64)
         ids = np.array([tb.track_id for tb in present], dtype=np.int64)
         masks = None
@@ -177,7 +188,10 @@ class VideoAnnotation:
                     fg |= m
                     continue
             x1, y1, x2, y2 = tb.box_at(t)
-            fg[max(int(round(y1)), 0) : max(int(round(y2)), 0), max(int(round(x1)), 0) : max(int(round(x2)), 0)] = True
+            fg[
+                max(int(round(y1)), 0) : max(int(round(y2)), 0),
+                max(int(round(x1)), 0) : max(int(round(x2)), 0),
+            ] = True
         return fg
 
 
@@ -264,7 +278,9 @@ class VideoDataset:
         """A dataset of the given videos, in the given order."""
         missing = [i for i in video_ids if i not in self._index]
         if missing:
-            raise AnnotationError(f"{len(missing)} video ids not in the dataset, e.g. {missing[:3]}")
+            raise AnnotationError(
+                f"{len(missing)} video ids not in the dataset, e.g. {missing[:3]}"
+            )
         return VideoDataset(
             class_names=list(self.class_names),
             videos=[self[i] for i in video_ids],

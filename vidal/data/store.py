@@ -33,7 +33,11 @@ class FrameStore:
     """
 
     def __init__(
-        self, dataset: VideoDataset, *, size: tuple[int, int] | None = None, max_bytes: int = 2 << 30
+        self,
+        dataset: VideoDataset,
+        *,
+        size: tuple[int, int] | None = None,
+        max_bytes: int = 2 << 30,
     ) -> None:
         self.dataset = dataset
         self.size = size

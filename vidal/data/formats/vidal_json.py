@@ -129,7 +129,7 @@ def read_vidal(path: str | os.PathLike, *, clip_boxes: bool = False) -> VideoDat
     except json.JSONDecodeError as e:
         raise AnnotationError(f"{path}: not valid JSON: {e}") from e
     if not isinstance(header, dict) or header.get("format") != "vidal" or videos is None:
-        raise AnnotationError(f"{path}: not a vidal annotation file (expected \"format\": \"vidal\")")
+        raise AnnotationError(f'{path}: not a vidal annotation file (expected "format": "vidal")')
     masks = {}
     mp = _masks_path(path)
     if mp.exists():
@@ -148,7 +148,9 @@ def read_vidal(path: str | os.PathLike, *, clip_boxes: bool = False) -> VideoDat
                     shape = tuple(int(s) for s in masks[key + "/shape"])
                     m = np.unpackbits(masks[key], axis=-1, count=shape[-1]).astype(bool)
                 boxes = np.asarray(t["boxes"], dtype=np.float32).reshape(-1, 4)
-                tubes.append(Tube(int(t["track_id"]), int(t["label"]), int(t["first_frame"]), boxes, m))
+                tubes.append(
+                    Tube(int(t["track_id"]), int(t["label"]), int(t["first_frame"]), boxes, m)
+                )
             v = VideoAnnotation(
                 video_id=vid,
                 num_frames=int(obj["num_frames"]),
@@ -160,12 +162,16 @@ def read_vidal(path: str | os.PathLike, *, clip_boxes: bool = False) -> VideoDat
                 path=obj.get("path"),
             )
         except (KeyError, TypeError, ValueError) as e:
-            raise AnnotationError(f"{path}: video #{i}: malformed entry ({type(e).__name__}: {e})") from e
+            raise AnnotationError(
+                f"{path}: video #{i}: malformed entry ({type(e).__name__}: {e})"
+            ) from e
         except AnnotationError as e:
             raise AnnotationError(f"{path}: {e}") from e
         for t in v.tubes:
             if not 0 <= t.label < len(classes):
-                raise AnnotationError(f"{path}: {v.video_id}: tube label {t.label} outside 0..{len(classes) - 1}")
+                raise AnnotationError(
+                    f"{path}: {v.video_id}: tube label {t.label} outside 0..{len(classes) - 1}"
+                )
         try:
             v.validate(clip_boxes=clip_boxes)
         except AnnotationError as e:
