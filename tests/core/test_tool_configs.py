@@ -22,3 +22,22 @@ def test_config_is_valid(path):
 def test_there_are_configs_for_the_papers():
     names = {p.stem for p in CONFIGS}
     assert {"ucf101_24_apu", "ucf101_24_claus", "jhmdb21_apu", "jhmdb21_claus"} <= names
+
+
+DETECTION = [p for p in CONFIGS if load_config(p).task == "detection"]
+
+
+@pytest.mark.parametrize("path", DETECTION, ids=[p.stem for p in DETECTION])
+def test_detection_config_builds_its_detector(path):
+    from vidal.detection_task import DETECTION_PRESETS
+    from vidal.models.detector import build_detector
+
+    m = load_config(path).model
+    model = build_detector(
+        3,
+        backbone=DETECTION_PRESETS[m.preset],
+        min_size=m.size[0],
+        max_size=m.size[1],
+        **m.options,
+    )
+    assert model.roi_heads.box_predictor.cls_score.out_features == 4
