@@ -280,7 +280,10 @@ class DetectionTask:
         batch_size: frames per step.
         lr: initial learning rate.
         train_options: further keyword arguments of :func:`train_detector` (``lr_drops``,
-            ``momentum``, ``hflip``, ...).
+            ``momentum``, ``hflip``, ...). ``keep_bn_stats`` defaults to true when ``weights``
+            are given: a detector trained from scratch elsewhere (e.g. on every frame of
+            other videos) keeps its batch-norm statistics while few labeled frames fine-tune
+            it (frozen batch norm of pretrained weights is unaffected).
         workers: data-loading processes for training.
         flow_cache: folder of the optical-flow cache (created when needed).
         flow_method: ``"dis"``, ``"farneback"`` or a :class:`tracking.FlowMethod`.
@@ -497,7 +500,7 @@ class DetectionTask:
             seed=seed,
             num_workers=self.workers,
             progress=self.progress,
-            **self.train_options,
+            **{"keep_bn_stats": self.weights is not None, **self.train_options},
         )
         setattr(model, STEPS_TRAINED, getattr(model, STEPS_TRAINED, 0) + len(losses))
         tail = losses[-max(1, len(losses) // 10) :]

@@ -417,3 +417,8 @@ def test_weights_from_an_own_checkpoint_keep_ordinary_batch_norm(road, tmp_path)
     for (k, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.equal(a.cpu(), b), k
     assert getattr(again, "vidal_steps_trained", 0) == 0  # this run's first cycle is its own
+    # few labeled frames fine-tune it without replacing its batch-norm statistics
+    stats = {k: v.clone() for k, v in again.state_dict().items() if k.endswith("running_var")}
+    task.train(again, pool_with_labels(train), seed=1)
+    after = again.state_dict()
+    assert stats and all(torch.equal(after[k], v) for k, v in stats.items())

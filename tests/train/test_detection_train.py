@@ -102,6 +102,43 @@ def test_training_lowers_the_loss_and_is_reproducible(videos):
     np.testing.assert_allclose(again, losses[:2], rtol=1e-5)
 
 
+def _bn_buffers(model):
+    return {
+        k: v.clone()
+        for k, v in model.state_dict().items()
+        if k.endswith(("running_mean", "running_var"))
+    }
+
+
+def test_keep_bn_stats_leaves_the_running_statistics(videos):
+    """lr 0: only batch norm's running statistics can change; ``keep_bn_stats`` keeps them."""
+    dataset, frames = videos
+    pool = LabelPool.from_dataset(dataset)
+    pool.add_frames("v0", [1, 4])
+    torch.manual_seed(0)
+    model = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)
+    start = _bn_buffers(model)
+    assert start, "the untrained detector has ordinary batch norm"
+    momenta = {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
+    options = dict(read_frames=_reader(frames), lr=0.0, batch_size=2, steps=2, progress=False)
+
+    train_detector(model, dataset, pool, keep_bn_stats=True, **options)
+    after = _bn_buffers(model)
+    assert all(torch.equal(after[k], start[k]) for k in start)
+    # the layers get their momentum back, and then training moves the statistics again
+    assert {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)} == momenta
+    train_detector(model, dataset, pool, **options)
+    after = _bn_buffers(model)
+    assert any(not torch.allclose(after[k], start[k]) for k in start)
+
+    # restored after an error too (a non-finite loss stops training)
+    with pytest.raises(VidalError, match="not finite"):
+        train_detector(
+            model, dataset, pool, keep_bn_stats=True, **{**options, "lr": 1e30, "steps": 20}
+        )
+    assert {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)} == momenta
+
+
 def test_training_needs_labels_and_one_length(videos):
     dataset, frames = videos
     model = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)

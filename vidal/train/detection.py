@@ -14,7 +14,8 @@ Class indexing: the dataset's classes ``0..K-1`` are the detector's labels ``1..
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -129,6 +130,7 @@ def train_detector(
     device: torch.device | str = "cpu",
     seed: int = 0,
     num_workers: int = 0,
+    keep_bn_stats: bool = False,
     progress: bool = True,
 ) -> list[float]:
     """Fine-tune a torchvision detector on the labeled frames of ``pool`` (thesis Sec. 2.5.1).
@@ -158,6 +160,11 @@ def train_detector(
         device: where to train.
         seed: seeds shuffling, flips and the detector's sampling.
         num_workers: data-loading processes (``read_frames`` must then be picklable).
+        keep_bn_stats: leave the running statistics of ordinary batch-norm layers as they
+            are (momentum 0 while training, restored after): steps normalise with the
+            batch's statistics, evaluation keeps those of the model's earlier training.
+            Fine-tuning a detector trained from scratch on a few labeled frames otherwise
+            replaces statistics gathered over many frames with those of a few.
         progress: show a tqdm bar.
 
     Returns:
@@ -196,7 +203,7 @@ def train_detector(
     )
 
     losses: list[float] = []
-    with torch.random.fork_rng(devices=_fork_devices(device)):
+    with _bn_stats_kept(model, keep_bn_stats), torch.random.fork_rng(devices=_fork_devices(device)):
         torch.manual_seed(seed)
         with tqdm(total=total, desc="train detector", disable=not progress, leave=False) as bar:
             while len(losses) < total:
@@ -226,6 +233,28 @@ def train_detector(
                         break
     model.eval()
     return losses
+
+
+@contextlib.contextmanager
+def _bn_stats_kept(model: nn.Module, keep: bool) -> Iterator[None]:
+    """Within the block, batch-norm layers of ``model`` leave their running statistics as they are.
+
+    Every layer that tracks running statistics gets momentum 0 (its update then adds nothing)
+    and its own momentum back on leaving, also after an error. Nothing changes unless ``keep``.
+    """
+    layers = [
+        m
+        for m in model.modules()
+        if keep and isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
+    momenta = [m.momentum for m in layers]
+    for m in layers:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(layers, momenta, strict=True):
+            m.momentum = momentum
 
 
 def _to_numpy(det: dict[str, Tensor]) -> dict[str, np.ndarray]:
