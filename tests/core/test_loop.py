@@ -64,18 +64,18 @@ def _dataset():
     return VideoDataset(["a"], [VideoAnnotation(f"v{i}", 30 + i, 8, 8, label=0) for i in range(5)])
 
 
-def _loop(tmp_path, task, name="run"):
+def _loop(tmp_path, task, name="run", *, selector=top_k, step=0.05, cycles=4, seed=3, log=None):
     ds = _dataset()
     return ActiveLoop(
         task,
-        top_k,
+        selector,
         LabelPool.from_dataset(ds),
         SimulatedOracle(ds),
         tmp_path / name,
-        budget=CycleBudget(initial=0.05, step=0.05),
-        cycles=4,
-        seed=3,
-        log=None,
+        budget=CycleBudget(initial=0.05, step=step),
+        cycles=cycles,
+        seed=seed,
+        log=log,
     )
 
 
@@ -136,18 +136,7 @@ class SkippingTask(CountingTask):
 
 def test_unscorable_video_is_left_out_of_selection(tmp_path):
     logs = []
-    ds = _dataset()
-    loop = ActiveLoop(
-        SkippingTask(),
-        top_k,
-        LabelPool.from_dataset(ds),
-        SimulatedOracle(ds),
-        tmp_path / "r",
-        budget=CycleBudget(initial=0.05, step=0.2),
-        cycles=3,
-        seed=0,
-        log=logs.append,
-    )
+    loop = _loop(tmp_path, SkippingTask(), "r", step=0.2, cycles=3, seed=0, log=logs.append)
     results = loop.run()
     assert len(results) == 3
     initial = LabelPool.load(tmp_path / "r/cycle_000/pool.json").labeled_frames("v2")
@@ -168,17 +157,8 @@ class NoScoringTask(CountingTask):
 def test_score_free_selector_skips_the_model_pass_and_unreadable_videos(tmp_path):
     from vidal.select import SELECTORS
 
-    ds = _dataset()
-    loop = ActiveLoop(
-        NoScoringTask(),
-        SELECTORS["random"],
-        LabelPool.from_dataset(ds),
-        SimulatedOracle(ds),
-        tmp_path / "run",
-        budget=CycleBudget(initial=0.05, step=0.1),
-        cycles=3,
-        seed=0,
-        log=None,
+    loop = _loop(
+        tmp_path, NoScoringTask(), selector=SELECTORS["random"], step=0.1, cycles=3, seed=0
     )
     results = loop.run()
     assert len(results) == 3
