@@ -80,6 +80,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torchvision.ops.misc import FrozenBatchNorm2d
 from tqdm.auto import tqdm
 
 from vidal._io import atomic_write
@@ -420,17 +421,24 @@ class DetectionTask:
             isinstance(ckpt, dict)
             and ckpt.get("format") == _CHECKPOINT_FORMAT
             and ckpt.get("class_names") == self.class_names
-            and not ckpt.get("build", {}).get("pretrained")
+            and not _frozen_bn(ckpt)
         ):
             return ckpt["state_dict"]
         return None
 
     def save_checkpoint(self, model: nn.Module, path: Path) -> None:
-        """Write the weights and what rebuilds the model (atomically; read with ``weights_only``)."""
+        """Write the weights and what rebuilds the model (atomically; read with ``weights_only``).
+
+        ``build["pretrained"]`` records how the model normalises: frozen batch norm (built on
+        pretrained weights) or ordinary batch norm (trained from scratch, also when fine-tuned
+        from such a model's checkpoint), so that :meth:`load_checkpoint` rebuilds the same
+        layers and a resumed run trains the model an uninterrupted one would.
+        """
+        frozen = any(isinstance(m, FrozenBatchNorm2d) for m in model.modules())
         state = {
             "format": _CHECKPOINT_FORMAT,
             "version": 1,
-            "build": {**self.build_args, "pretrained": self.weights is not None},
+            "build": {**self.build_args, "pretrained": frozen},
             "class_names": self.class_names,
             "steps_trained": int(getattr(model, STEPS_TRAINED, 0)),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -456,7 +464,7 @@ class DetectionTask:
         build = ckpt["build"]
         # a model built on pretrained weights has frozen batch norm: rebuild it the same way,
         # loading the checkpoint itself as its weights (load_detector_weights unwraps "state_dict")
-        if build.get("pretrained"):
+        if _frozen_bn(ckpt):
             model = self._build(build, path)
         else:
             model = self._build(build, None)
@@ -620,6 +628,17 @@ class DetectionTask:
             "num_detections": kept,
             "frames": frames_seen,
         }
+
+
+def _frozen_bn(ckpt: dict) -> bool:
+    """Whether a vidal detector checkpoint holds a model with frozen batch norm.
+
+    Ordinary batch norm counts its batches (``num_batches_tracked``); checkpoints written before
+    :meth:`DetectionTask.save_checkpoint` read the layers from the model say ``"pretrained"``
+    also for a from-scratch model fine-tuned from another run's checkpoint.
+    """
+    ordinary = any(k.endswith("num_batches_tracked") for k in ckpt.get("state_dict", {}))
+    return bool(ckpt.get("build", {}).get("pretrained")) and not ordinary
 
 
 def build_detection_task(

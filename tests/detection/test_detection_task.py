@@ -422,3 +422,32 @@ def test_weights_from_an_own_checkpoint_keep_ordinary_batch_norm(road, tmp_path)
     task.train(again, pool_with_labels(train), seed=1)
     after = again.state_dict()
     assert stats and all(torch.equal(after[k], v) for k, v in stats.items())
+
+
+def test_a_cycle_fine_tuned_from_an_own_checkpoint_reloads_as_it_was_trained(road, tmp_path):
+    """Saving and loading a cycle's model keeps ordinary batch norm: the next cycle (after a
+    resume, or one shared between selectors) trains the model the uninterrupted run would."""
+    train, test = road
+    first = make_task(train, test, tmp_path)
+    model = first.build_model(seed=0)
+    first.train(model, pool_with_labels(train), seed=0)
+    first.save_checkpoint(model, tmp_path / "pretrained.pt")
+    task = make_task(train, test, tmp_path, weights=tmp_path / "pretrained.pt")
+    model = task.build_model(seed=1)
+    task.train(model, pool_with_labels(train), seed=1)
+    task.save_checkpoint(model, tmp_path / "cycle.pt")
+    loaded = task.load_checkpoint(tmp_path / "cycle.pt")
+    assert [type(m) for m in loaded.modules()] == [type(m) for m in model.modules()]
+    model.train(), loaded.train()
+    image = torch.rand(3, 48, 64)
+    with torch.no_grad():
+        ours = model.backbone(image[None])
+        theirs = loaded.backbone(image[None])
+    for k in ours:
+        torch.testing.assert_close(theirs[k], ours[k])
+    # checkpoints of earlier versions said "pretrained" for such a model: still ordinary
+    ckpt = torch.load(tmp_path / "cycle.pt", weights_only=True)
+    ckpt["build"]["pretrained"] = True
+    torch.save(ckpt, tmp_path / "old.pt")
+    old = task.load_checkpoint(tmp_path / "old.pt")
+    assert not any(type(m).__name__ == "FrozenBatchNorm2d" for m in old.modules())
