@@ -30,6 +30,6 @@ def trained(tmp_path_factory: pytest.TempPathFactory, tiny_dataset: Path) -> Pat
         "train: {loss: mgw, steps: 50, batch_size: 2, cluster_weight: 0}\n"
     )
     args = ["train", "--config", str(config), "--steps", "2", "--labeled-fraction", "0.5"]
-    args += ["--seed", "3", "--out", str(out / "run"), "--device", "cpu", "--no-progress"]
-    assert main(args) == 0
+    args += ["--seed", "3", "--sigma", "2.5", "--out", str(out / "run")]
+    assert main([*args, "--device", "cpu", "--no-progress"]) == 0
     return out / "run"

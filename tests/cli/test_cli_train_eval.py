@@ -26,6 +26,7 @@ def test_train_writes_checkpoint_report_and_pool(trained, tiny_dataset):
     report = json.loads((trained / "train.json").read_text())
     assert report["config"]["train"]["steps"] == 2  # the flag beats the config file
     assert report["config"]["train"]["loss"] == "mgw"  # the config file beats the default
+    assert report["config"]["train"]["sigma"] == 2.5
     assert report["config"]["seeds"] == [3]
     assert report["steps_total"] == 2 and "loss" in report["train"]
 

@@ -188,6 +188,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="clips per step (default: 8)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default: 5e-4)")
     p.add_argument(
+        "--sigma",
+        type=float,
+        help="MGW / STeW Gaussian width in frames around each labeled frame (default: 1.3)",
+    )
+    p.add_argument(
         "--cluster-weight",
         type=float,
         help="deep-clustering loss weight, 0 disables (default: 0.1)",
@@ -288,6 +293,7 @@ def run(args: argparse.Namespace) -> int:
                 "steps": args.steps,
                 "batch_size": args.batch_size,
                 "lr": args.lr,
+                "sigma": args.sigma,
                 "cluster_weight": args.cluster_weight,
                 "pos_weight": args.pos_weight,
             },
