@@ -438,7 +438,8 @@ def test_a_cycle_fine_tuned_from_an_own_checkpoint_reloads_as_it_was_trained(roa
     task.save_checkpoint(model, tmp_path / "cycle.pt")
     loaded = task.load_checkpoint(tmp_path / "cycle.pt")
     assert [type(m) for m in loaded.modules()] == [type(m) for m in model.modules()]
-    model.train(), loaded.train()
+    model.train()
+    loaded.train()
     image = torch.rand(3, 48, 64)
     with torch.no_grad():
         ours = model.backbone(image[None])
