@@ -353,6 +353,35 @@ def test_replay_follows_real_tube_timing_and_trajectories() -> None:
             assert np.median(cx_err) < 0.1 * 64 and np.median(bottom_err) < 0.1 * 48
 
 
+def _box_change(tubes: list[np.ndarray], k: int) -> float:
+    """Mean IoU of each tube's box with the same tube's box ``k`` frames later."""
+    a = np.concatenate([b[:-k] for b in tubes if len(b) > k])
+    b = np.concatenate([b[k:] for b in tubes if len(b) > k])
+    lo, hi = np.maximum(a[:, :2], b[:, :2]), np.minimum(a[:, 2:], b[:, 2:])
+    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
+    area_a, area_b = np.prod(a[:, 2:] - a[:, :2], axis=1), np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return float(np.mean(inter / (area_a + area_b - inter)))
+
+
+@pytest.mark.skipif(
+    not PYANNOT.is_file(), reason=f"real UCF-101-24 annotations not found at {PYANNOT}"
+)
+def test_boxes_change_from_frame_to_frame_about_as_fast_as_real_tubes() -> None:
+    from vidal.data.synth import load_replay
+
+    real = [boxes for r in load_replay(PYANNOT) for _, boxes in r.tubes]
+
+    def synth(tempo: float) -> list[np.ndarray]:
+        config = SynthConfig(videos=30, seed=0, tempo=tempo)
+        return [t.boxes for i in range(30) for t in render_video(config, i).annotation.tubes]
+
+    default, fast = synth(SynthConfig().tempo), synth(1.0)
+    for k in (1, 2):  # the distances MGW's default Gaussian (sigma 1.3) weights
+        assert abs(_box_change(default, k) - _box_change(real, k)) < 0.03
+        # actors at ordinary human speed move their boxes far faster than real tubes
+        assert _box_change(real, k) - _box_change(fast, k) > 0.08
+
+
 # --- command line ---------------------------------------------------------------------------
 
 

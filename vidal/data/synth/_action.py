@@ -128,7 +128,8 @@ def action_pose(
         label: index into :data:`ACTION_CLASSES`.
         act (ndarray[T]): activity profile from :func:`activity_profile`.
         rng: randomness of the action's parameters (speed, amplitude, frequency).
-        fps: frame rate (frequencies are drawn in Hz).
+        fps: frame rate (frequencies are drawn in Hz); :func:`render_action` passes the
+            video's frame rate divided by the config's ``tempo``.
 
     Returns:
         (pose dict of ``[T]``/``[T, 2]`` float32 arrays, per-frame forward displacement
@@ -297,7 +298,7 @@ def render_action(
             first, last = _tube_span(t, rng, config, min_frac=0.45 if j == 0 else 0.3)
             pause = _pause(first, last, rng, config)
         act = activity_profile(t, first, last, pause=pause)
-        pose, step, facing = action_pose(label, act, rng, fps=config.fps)
+        pose, step, facing = action_pose(label, act, rng, fps=config.fps / config.tempo)
         actors.append(_Actor(first, last, pause, pose, step, facing))
 
     # --- sizes and ground rows (perspective: nearer actors stand lower and are taller) ---

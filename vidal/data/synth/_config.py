@@ -50,6 +50,14 @@ class SynthConfig:
         min_frames, max_frames: video lengths are drawn uniformly from this range
             (ignored with ``replay``, where the real video lengths are used).
         fps: frames per second of the written videos.
+        tempo: how fast action actors move, as a share of ordinary human speed at ``fps``
+            (action frequencies are drawn in Hz, walking speeds in body heights per second,
+            and both are multiplied by ``tempo``). A stick figure's box changes more per unit
+            of motion than a real person's loosely drawn box: at ``tempo=1`` the mean IoU of
+            a tube's box with its box 1 / 2 / 5 frames later is 0.83 / 0.72 / 0.55, against
+            0.93 / 0.87 / 0.75 over the 4458 tubes of UCF-101-24's ``pyannot.pkl``. The
+            default ``0.25`` gives 0.92 / 0.86 / 0.71, so boxes interpolated between sparse
+            labeled frames are about as good as on the real videos.
         layout: ``"vidal"`` (``annotations.json``), ``"ucf101-24"`` (``UCF101v2-GT.pkl``)
             or ``"imagenet-vid"`` (ILSVRC ``Annotations/VID`` XML).
         test_fraction: share of videos in the ``test`` split (stratified by class for
@@ -80,6 +88,7 @@ class SynthConfig:
     min_frames: int = 40
     max_frames: int = 80
     fps: float = 25.0
+    tempo: float = 0.25
     layout: str = "vidal"
     test_fraction: float = 0.3
     class_skew: float = 1.0
@@ -113,6 +122,8 @@ class SynthConfig:
             )
         if not self.fps > 0:
             raise ConfigError(f"fps must be positive, got {self.fps}")
+        if not self.tempo > 0:
+            raise ConfigError(f"tempo must be positive, got {self.tempo}")
         for name in (
             "test_fraction",
             "multi_actor_prob",
