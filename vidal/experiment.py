@@ -69,11 +69,8 @@ def _synthetic(cfg: ExperimentConfig, *, progress: bool = True) -> Path:
             saved = json.loads(stamp.read_text()).get("config", {})
         except json.JSONDecodeError:
             saved = {}
-        if {k: saved.get(k) for k in ("videos", "seed", "kind")} == {
-            "videos": synth.videos,
-            "seed": synth.seed,
-            "kind": synth.kind,
-        }:
+        # every setting, so a dataset from an older generator (other defaults) is redrawn
+        if saved == dataclasses.asdict(synth):
             return ann
     return make_dataset(root, synth, progress=progress)
 
