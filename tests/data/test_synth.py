@@ -22,6 +22,7 @@ from vidal.data.synth import (
     render_video,
 )
 from vidal.errors import ConfigError
+from vidal.metrics.boxes import paired_box_iou
 
 PYANNOT = (
     Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ucf101-24" / "pyannot.pkl"
@@ -357,10 +358,7 @@ def _box_change(tubes: list[np.ndarray], k: int) -> float:
     """Mean IoU of each tube's box with the same tube's box ``k`` frames later."""
     a = np.concatenate([b[:-k] for b in tubes if len(b) > k])
     b = np.concatenate([b[k:] for b in tubes if len(b) > k])
-    lo, hi = np.maximum(a[:, :2], b[:, :2]), np.minimum(a[:, 2:], b[:, 2:])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=1)
-    area_a, area_b = np.prod(a[:, 2:] - a[:, :2], axis=1), np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return float(np.mean(inter / (area_a + area_b - inter)))
+    return float(np.mean(paired_box_iou(a, b)))
 
 
 @pytest.mark.skipif(
