@@ -96,10 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     na, nb = args.names
     n = len(args.a)
     print(f"{n} seeds, paired; diff = {nb} - {na}")
-    print(f"{'metric':18s} {na:>10s} {nb:>10s} {'diff':>8s} {'t':>6s}  {nb} ahead")
+    wa, wb = max(10, len(na)), max(10, len(nb))
+    print(f"{'metric':18s} {na:>{wa}s} {nb:>{wb}s} {'diff':>8s} {'t':>6s}  {nb} ahead")
     for r in rows:
         print(
-            f"{r['row']:18s} {r['mean_a']:10.3f} {r['mean_b']:10.3f} {r['diff']:+8.3f} "
+            f"{r['row']:18s} {r['mean_a']:{wa}.3f} {r['mean_b']:{wb}.3f} {r['diff']:+8.3f} "
             f"{r['t']:6.2f}  {r['b_ahead']}/{n}"
         )
     return 0
