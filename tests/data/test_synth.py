@@ -51,6 +51,8 @@ def test_config_rejects_bad_values_naming_them() -> None:
         SynthConfig(min_frames=30, max_frames=20)
     with pytest.raises(ConfigError, match="rare_prob"):
         SynthConfig(rare_prob=1.5)
+    with pytest.raises(ConfigError, match="tempo"):
+        SynthConfig(tempo=0.0)
     with pytest.raises(ConfigError, match="replay"):
         SynthConfig(kind="road", replay="pyannot.pkl")
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -408,5 +410,7 @@ def test_cli_writes_a_dataset_and_reports_bad_flags(
     assert main([*argv, "--size", "64by48"]) == 1
     assert "WIDTHxHEIGHT" in capsys.readouterr().err
     assert main([*argv, "--size", "65x48"]) == 1
+    assert main([*argv, "--tempo", "-1"]) == 1
+    assert "tempo must be positive" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="outside"):
         render_video(TINY, 3)

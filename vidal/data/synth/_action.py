@@ -12,8 +12,8 @@ spin   arms stretched out, the whole figure rotates in the image plane (cartwhee
 squat  stands in place, knees and hips flex so the body lowers and rises
 ====== ==========================================================================
 
-The frequencies are those of ordinary human motion; ``SynthConfig.tempo`` (default 0.25)
-scales them and the walking speeds, so a box changes from frame to frame about as much as a
+The frequencies are those of ordinary human motion; ``SynthConfig.tempo`` scales
+them and the walking speeds, so a box changes from frame to frame about as much as a
 UCF-101-24 box does. Colours (clothes, skin, background) are drawn independently of the class.
 
 Ground truth: every actor is its own tube. A tube covers the frames where the actor
