@@ -256,7 +256,10 @@ def apply_condition(
 def write_mp4(path: str | os.PathLike, frames: np.ndarray, *, fps: float, crf: int = 18) -> None:
     """Encode RGB frames as an H.264 MP4 (MPEG-4 Part 2 when libx264 is missing), atomically.
 
-    Single-threaded x264 with fixed settings, so the same frames give the same bytes.
+    Single-threaded x264 with fixed settings, and the RGB -> YUV 4:2:0 conversion done by
+    OpenCV rather than by libswscale inside PyAV, whose output for the same frames was seen to
+    vary between processes (depending on what else they had imported), so that the same frames
+    give the same bytes.
 
     Args:
         path: the ``.mp4`` file to write.
@@ -278,7 +281,8 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, *, fps: float, crf: i
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             stream.thread_count = 1
             for i in range(t):
-                frame = av.VideoFrame.from_ndarray(frames[i], format="rgb24")
+                yuv = cv2.cvtColor(frames[i], cv2.COLOR_RGB2YUV_I420)  # [H * 3 / 2, W]
+                frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
                 frame.pts = i
                 for packet in stream.encode(frame):
                     container.mux(packet)
