@@ -58,7 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vidal {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"vidal {args.command}: interrupted; state written so far is kept", file=sys.stderr)
+        print(
+            f"vidal {args.command}: interrupted; files written before the interrupt are complete "
+            "(each file is written whole or not at all)",
+            file=sys.stderr,
+        )
         return 130
 
 

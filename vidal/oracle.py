@@ -12,12 +12,14 @@ and :func:`import_video_labels` reads it back.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ __all__ = [
     "import_cvat",
     "import_video_labels",
     "task_image_name",
+    "task_image_names",
 ]
 
 
@@ -57,10 +60,42 @@ class SimulatedOracle:
         return cost
 
 
+def _video_stem(video_id: str, digits: int = 10) -> str:
+    """A file-safe, readable stem of ``video_id`` with a hash of the whole id beside it.
+
+    The readable part keeps ASCII letters, digits, ``.``, ``_`` and ``-`` (at most 40);
+    ids that differ only elsewhere (``café`` / ``cafè``, all-CJK ids) differ in the hash.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", video_id).strip("._")[:40] or "video"
+    digest = hashlib.sha256(video_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{safe}__{digest[:digits]}"
+
+
 def task_image_name(video_id: str, frame: int) -> str:
-    """File name of an exported frame: the video id made file-safe, then the 0-based frame."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "__", video_id)
-    return f"{safe}__{frame:06d}.jpg"
+    """File name of an exported frame: a readable, hashed stem of the video id, then the frame.
+
+    Example:
+        >>> task_image_name("Basketball/v_Basketball_g01_c01", 7)
+        'Basketball_v_Basketball_g01_c01__2927699ddb__000007.jpg'
+    """
+    return f"{_video_stem(video_id)}__{frame:06d}.jpg"
+
+
+def task_image_names(video_ids: Iterable[str]) -> dict[str, str]:
+    """Video id -> image-name stem, distinct for distinct ids (``name = f"{stem}__{frame:06d}.jpg"``).
+
+    The stem is :func:`task_image_name`'s; should two ids share a hash prefix, their stems
+    take longer prefixes until they differ (the whole SHA-256 hex digest differs for
+    distinct ids), so no two exported images can have the same name.
+    """
+    ids = sorted(set(video_ids))
+    stems = {v: _video_stem(v) for v in ids}
+    digits = 10
+    while len(set(stems.values())) < len(stems):
+        digits += 6
+        counts = Counter(stems.values())
+        stems = {v: _video_stem(v, digits) if counts[s] > 1 else s for v, s in stems.items()}
+    return stems
 
 
 def export_tasks(
@@ -100,6 +135,7 @@ def export_tasks(
     for name in dataset.class_names:
         ET.SubElement(ET.SubElement(labels, "label"), "name").text = name
     image_id = 0
+    stems = task_image_names(selection.frames)
     for vid in sorted(selection.frames):
         video = dataset[vid]
         frames = np.asarray(selection.frames[vid], dtype=np.int64)
@@ -110,9 +146,10 @@ def export_tasks(
                 ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
                 if not ok:
                     raise AnnotationError(f"could not encode frame {t} of {vid} as JPEG")
-                atomic_write_bytes(out / "images" / task_image_name(vid, int(t)), buf.tobytes())
+                name = f"{stems[vid]}__{int(t):06d}.jpg"
+                atomic_write_bytes(out / "images" / name, buf.tobytes())
         for t in frames.tolist():
-            name = task_image_name(vid, t)
+            name = f"{stems[vid]}__{t:06d}.jpg"
             tasks.append(
                 {"video": vid, "frame": t, "timestamp": round(t / video.fps, 4), "image": name}
             )
@@ -188,7 +225,12 @@ def import_cvat(
                 raise AnnotationError(
                     f"{xml_path}: unknown label {label!r} on {name}; known: {labels.class_names}"
                 )
-            xyxy = [float(box.get(k, "nan")) for k in ("xtl", "ytl", "xbr", "ybr")]
+            try:
+                xyxy = [float(box.get(k, "nan")) for k in ("xtl", "ytl", "xbr", "ybr")]
+            except ValueError as e:
+                raise AnnotationError(
+                    f"{xml_path}: a box on {name} has a coordinate that is not a number: {e}"
+                ) from e
             video.tubes.append(Tube(next_id, class_index[label], t, np.asarray([xyxy], np.float32)))
             next_id += 1
         video.validate(clip_boxes=True)

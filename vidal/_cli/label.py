@@ -132,11 +132,8 @@ def _frames_in_xml(xml_path: Path, tasks_path: Path) -> list[tuple[str, int]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vidal._cli.train import check_pool_matches
-    from vidal.data import read_vidal, write_vidal
+    from vidal._io import locked
     from vidal.errors import AnnotationError, ConfigError
-    from vidal.oracle import import_video_labels
-    from vidal.pool import LabelPool
 
     if not args.cvat and not args.video_labels:
         raise ConfigError("give --cvat (boxes), --video-labels (video classes) or both")
@@ -151,6 +148,26 @@ def run(args: argparse.Namespace) -> int:
             selection = json.loads(selection_path.read_text())
         except json.JSONDecodeError as e:
             raise AnnotationError(f"{selection_path}: not valid JSON: {e}") from e
+
+    with locked(labels_path, pool_path):  # a concurrent import waits, then reads ours
+        _update(args, tasks_path, labels_path, pool_path, selection)
+    print(f"labels: {labels_path}\npool:   {pool_path}")
+    print(f"next: vidal train --labels {labels_path} --pool {pool_path} --out RUN_DIR")
+    return 0
+
+
+def _update(
+    args: argparse.Namespace,
+    tasks_path: Path,
+    labels_path: Path,
+    pool_path: Path,
+    selection: dict | None,
+) -> None:
+    """Read the labels and the pool, import the round into them, write both (labels first)."""
+    from vidal._cli.train import check_pool_matches
+    from vidal.data import read_vidal, write_vidal
+    from vidal.oracle import import_video_labels
+    from vidal.pool import LabelPool
 
     if labels_path.is_file():
         labels = read_vidal(labels_path)
@@ -199,9 +216,6 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"imported {videos} video labels; {len(pool.labeled_videos)} videos have a class label"
         )
-    print(f"labels: {labels_path}\npool:   {pool_path}")
-    print(f"next: vidal train --labels {labels_path} --pool {pool_path} --out RUN_DIR")
-    return 0
 
 
 def _import_boxes(

@@ -89,6 +89,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="auto, cpu or cuda (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p.add_argument("--out", required=True, help="folder for the selection and the labeling tasks")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a round already in --out (its selection, scores and tasks; a pool there is kept)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
@@ -134,6 +139,35 @@ def check_budget(pool: Any, budget: Any) -> None:
             )
 
 
+#: what a round writes into ``--out`` (a pool kept there is not part of it)
+ROUND_FILES = ("selection.json", "scores.npz", "tasks.json", "cvat_tasks.xml", "video_labels.csv")
+
+
+def check_out(out: Path, *, overwrite: bool) -> None:
+    """Refuse an ``--out`` that holds a round, or with ``overwrite`` remove that round's files.
+
+    A round's tasks are what a person labels and ``vidal label`` imports; writing another
+    round over them would silently mix old images with new tasks.
+    """
+    from vidal.errors import VidalError
+
+    found = [n for n in ROUND_FILES if (out / n).exists()]
+    if (out / "images").is_dir() and any((out / "images").iterdir()):
+        found.append("images/")
+    if not found:
+        return
+    if not overwrite:
+        raise VidalError(
+            f"{out} already holds a selection round ({', '.join(found)}); choose another --out "
+            "or pass --overwrite to replace it"
+        )
+    import shutil
+
+    for name in ROUND_FILES:
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "images", ignore_errors=True)
+
+
 def _without(pool: Any, skip: set[str]) -> Any:
     """A copy of ``pool`` without the videos in ``skip`` (labels, costs and spent kept)."""
     from vidal.pool import LabelPool
@@ -165,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
         args.format = "frames"
     cfg = config_from_args(args, {"device": args.device}, name="select")
     out = Path(args.out)
+    if not args.overwrite:
+        check_out(out, overwrite=False)  # before any work
 
     # cheap checks first: selector name, data, pool, budget; the model comes last
     name = args.selector or cfg.select.selector
@@ -188,7 +224,11 @@ def run(args: argparse.Namespace) -> int:
     budget = Budget(frames=args.frames, cost=args.cost, videos=args.video_labels)
     check_budget(pool, budget)
     if new_pool:
-        pool.save(pool_path)
+        from vidal._io import locked
+
+        with locked(pool_path):  # `vidal label` may be creating it at this moment
+            if not pool_path.is_file():
+                pool.save(pool_path)
         print(f"vidal select: new empty label pool {pool_path}", file=sys.stderr)
     if budget.frames is None and budget.cost is None:
         print(
@@ -231,6 +271,8 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     scores = task.score(model.to(device), pool, seed=args.seed)
+    if args.overwrite:  # only now that the new round can be written
+        check_out(out, overwrite=True)
     save_scores(out / "scores.npz", scores)
     skipped = dict(getattr(scores, "skipped", {}) or {})
     for vid, why in skipped.items():

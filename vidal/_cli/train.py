@@ -71,8 +71,8 @@ def config_from_args(args: argparse.Namespace, overrides: dict[str, Any], *, nam
     for key, value in [("data", data), *overrides.items()]:
         if isinstance(value, dict):
             value = {k: v for k, v in value.items() if v is not None}
-            if value:
-                merged[key] = value
+            if value:  # sections merge key by key: --train-split keeps --format and --annotations
+                merged[key] = {**merged.get(key, {}), **value}
         elif value is not None:
             merged[key] = value
     if args.config:
@@ -266,12 +266,11 @@ def _train_pool(args: argparse.Namespace, train_set: Any, out: Path, seed: int) 
 
 
 def run(args: argparse.Namespace) -> int:
-    from vidal._io import atomic_write_json
     from vidal.config import to_dict
     from vidal.data import load_dataset
     from vidal.errors import ConfigError, VidalError
     from vidal.experiment import build_task
-    from vidal.train.action import save_action_checkpoint
+    from vidal.train.interrupt import TrainingInterrupted
 
     t0 = time.perf_counter()
     if args.labels and not args.pool:
@@ -344,8 +343,44 @@ def run(args: argparse.Namespace) -> int:
     # a checkpoint with its train state continues exactly (Adam moments, random states);
     # an older one restarts Adam and draws new clips (the sampler's seed moves on)
     exact = bool(args.resume and model.train_state is not None)
-    stats = task.train(model, pool, seed=seed if exact else seed + steps_before, resume=exact)
-    steps_total = steps_before + cfg.train.steps
+    try:
+        stats = task.train(model, pool, seed=seed if exact else seed + steps_before, resume=exact)
+    except TrainingInterrupted as stop:
+        _save(args, cfg, model, train_set, pool, source, t0, steps_before, stop.steps_done, exact)
+        print(
+            f"vidal train: interrupted after {stop.steps_done} of {stop.steps} steps; the "
+            f"checkpoint with its exact train state is in {ckpt}; continue with the same "
+            f"command and --resume --steps {stop.steps - stop.steps_done}",
+            file=sys.stderr,
+        )
+        return 130
+    _save(args, cfg, model, train_set, pool, source, t0, steps_before, stats["steps"], exact, stats)
+    print(f"loss {stats.get('loss')} after {steps_before + stats['steps']} steps")
+    print(f"checkpoint: {ckpt}\nreport:     {out / 'train.json'}")
+    return 0
+
+
+def _save(
+    args: argparse.Namespace,
+    cfg: Any,
+    model: Any,
+    train_set: Any,
+    pool: Any,
+    source: dict,
+    t0: float,
+    steps_before: int,
+    steps_done: int,
+    exact: bool,
+    stats: dict | None = None,
+) -> None:
+    """Write ``OUT/checkpoint.pt`` (with the exact train state) and ``OUT/train.json``."""
+    from vidal._io import atomic_write_json
+    from vidal.config import to_dict
+    from vidal.train.action import save_action_checkpoint
+
+    out = Path(os.path.expanduser(cfg.out or "runs/train"))
+    ckpt = out / "checkpoint.pt"
+    steps_total = steps_before + steps_done
     meta = {
         "class_names": list(train_set.class_names),
         "clip_len": int(cfg.model.clip_len),
@@ -353,7 +388,7 @@ def run(args: argparse.Namespace) -> int:
         "loss": cfg.train.loss,
         "steps": steps_total,
         "labeled_frames": pool.num_labeled,
-        "seed": seed,
+        "seed": int(cfg.seeds[0]) if cfg.seeds else 0,
     }
     save_action_checkpoint(model, ckpt, extra=meta, train_state=True)
     report = {
@@ -363,15 +398,12 @@ def run(args: argparse.Namespace) -> int:
         "frames": pool.total_frames,
         "labeled_frames": pool.num_labeled,
         "labeled_fraction": pool.fraction_labeled,
-        "train": stats,
+        "train": stats or {"steps": steps_done, "interrupted": True},
         "steps_total": steps_total,
         "resumed_from_steps": steps_before if args.resume else None,
         "resumed_exactly": exact if args.resume else None,
-        "device": str(task.device),
+        "device": str(next(model.parameters()).device),
         "seconds": round(time.perf_counter() - t0, 2),
         "checkpoint": str(ckpt),
     }
     atomic_write_json(out / "train.json", report)
-    print(f"loss {stats.get('loss')} after {steps_total} steps")
-    print(f"checkpoint: {ckpt}\nreport:     {out / 'train.json'}")
-    return 0

@@ -26,6 +26,7 @@ from vidal.data.store import FrameStore
 from vidal.errors import ConfigError, VidalError
 from vidal.models.action import ActionDetector, ActionDetectorConfig
 from vidal.pool import LabelPool
+from vidal.train.interrupt import TrainingInterrupted, stop_on_interrupt
 
 __all__ = [
     "LOCALIZATION_LOSSES",
@@ -317,40 +318,67 @@ def train_action_model(
     if model.steps_trained == 0 and config.initial_steps is not None:
         steps = config.initial_steps
     bar = tqdm(range(steps), desc=f"train ({config.loss})", disable=not progress, leave=False)
-    for _ in bar:
-        batch = {k: v.to(device) for k, v in sampler.sample(config.batch_size).items()}
-        known = batch["label"] >= 0
-        out = model.detector(batch["clip"], labels=torch.where(known, batch["label"], 0))
-        loss_loc = loc_loss(
-            out.logits, batch["target"], batch["labeled"], batch["distance"], config
+    with stop_on_interrupt() as stop:
+        for done in bar:
+            if stop.requested:
+                _finish(model, optimiser, sampler, device)
+                raise TrainingInterrupted(done, steps)
+            _train_step(model, sampler, optimiser, loc_loss, config, device, smoothed)
+            bar.set_postfix(loss=f"{smoothed['loss']:.4f}")
+            model.steps_trained += 1
+    _finish(model, optimiser, sampler, device)
+    return {**{k: round(v, 5) for k, v in smoothed.items()}, "steps": steps}
+
+
+def _train_step(
+    model: ActionModel,
+    sampler: SparseClipSampler,
+    optimiser: torch.optim.Optimizer,
+    loc_loss: Callable[..., Tensor],
+    config: ActionTrainConfig,
+    device: torch.device,
+    smoothed: dict[str, float],
+) -> None:
+    """One optimisation step on a sampled batch; updates the smoothed losses in place."""
+    use_clusters = config.cluster_weight > 0
+    batch = {k: v.to(device) for k, v in sampler.sample(config.batch_size).items()}
+    known = batch["label"] >= 0
+    out = model.detector(batch["clip"], labels=torch.where(known, batch["label"], 0))
+    loss_loc = loc_loss(out.logits, batch["target"], batch["labeled"], batch["distance"], config)
+    loss_cls = (
+        losses.margin_loss(out.class_scores[known], batch["label"][known])
+        if known.any()
+        else out.class_scores.sum() * 0
+    )
+    loss = loss_loc + config.cls_weight * loss_cls
+    if use_clusters:
+        loss = loss + config.cluster_weight * model.clustering(out.features)
+    if not torch.isfinite(loss):
+        raise VidalError(
+            f"training diverged: loss is {loss.item()} (try a lower lr than {config.lr})"
         )
-        loss_cls = (
-            losses.margin_loss(out.class_scores[known], batch["label"][known])
-            if known.any()
-            else out.class_scores.sum() * 0
-        )
-        loss = loss_loc + config.cls_weight * loss_cls
-        if use_clusters:
-            loss = loss + config.cluster_weight * model.clustering(out.features)
-        if not torch.isfinite(loss):
-            raise VidalError(
-                f"training diverged: loss is {loss.item()} (try a lower lr than {config.lr})"
-            )
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        if use_clusters:
-            with torch.no_grad():
-                model.clustering.update_centers(out.features.detach())
-        for name, value in (
-            ("loss", loss),
-            ("localization", loss_loc),
-            ("classification", loss_cls),
-        ):
-            v = float(value.detach())
-            smoothed[name] = v if name not in smoothed else 0.9 * smoothed[name] + 0.1 * v
-        bar.set_postfix(loss=f"{smoothed['loss']:.4f}")
-        model.steps_trained += 1
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    if use_clusters:
+        with torch.no_grad():
+            model.clustering.update_centers(out.features.detach())
+    for name, value in (
+        ("loss", loss),
+        ("localization", loss_loc),
+        ("classification", loss_cls),
+    ):
+        v = float(value.detach())
+        smoothed[name] = v if name not in smoothed else 0.9 * smoothed[name] + 0.1 * v
+
+
+def _finish(
+    model: ActionModel,
+    optimiser: torch.optim.Optimizer,
+    sampler: SparseClipSampler,
+    device: torch.device,
+) -> None:
+    """Record the state that continues training exactly (see ``resume``), then eval mode."""
     model.train_state = {
         "optimizer": optimiser.state_dict(),
         "sampler_rng": sampler.rng.bit_generator.state,
@@ -358,7 +386,6 @@ def train_action_model(
         "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
     }
     model.eval()
-    return {**{k: round(v, 5) for k, v in smoothed.items()}, "steps": steps}
 
 
 def _restore_train_state(
