@@ -3,7 +3,8 @@
 Every cycle leaves its state in ``run_dir/cycle_XXX/`` (pool at the start of the cycle,
 checkpoint, metrics, scores, selection), each written atomically, and a cycle's files are
 written in that order, so an interrupted run resumes from the last file written without
-losing or repeating a label. Randomness for cycle ``k`` comes from ``(seed, k)``, so a resumed
+losing or repeating a label. Randomness for cycle ``k`` comes from ``(seed, k, stream)``
+(:mod:`vidal.seeding`; streams: initial labels, selection, training, scoring), so a resumed
 run makes exactly the choices an uninterrupted one makes.
 """
 
@@ -13,72 +14,24 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vidal._io import atomic_write_json
+from vidal import seeding
+from vidal._io import atomic_write, atomic_write_json
+from vidal.config import BudgetConfig
 from vidal.errors import VidalError
 from vidal.oracle import SimulatedOracle
-from vidal.pool import Budget, LabelPool
+from vidal.pool import LabelPool
 from vidal.select.base import FrameScores, Selection, Selector
 
-__all__ = ["Task", "ActiveLoop", "CycleBudget", "initial_selection", "save_scores", "load_scores"]
+__all__ = ["ActiveLoop", "initial_selection", "save_scores", "load_scores"]
 
 
-class Task(Protocol):
-    """What the loop needs from a model family (action detection, object detection).
-
-    Implementations: :class:`vidal.tasks.ActionTask`, :class:`vidal.tasks.DetectionTask`.
-    """
-
-    primary_metric: str
-
-    def build_model(self, *, seed: int) -> Any: ...
-
-    def train(self, model: Any, pool: LabelPool, *, seed: int) -> dict: ...
-
-    def score(self, model: Any, pool: LabelPool, *, seed: int) -> FrameScores: ...
-
-    def unreadable(self, pool: LabelPool) -> dict[str, str]: ...
-
-    def evaluate(self, model: Any) -> dict: ...
-
-    def save_checkpoint(self, model: Any, path: Path) -> None: ...
-
-    def load_checkpoint(self, path: Path) -> Any: ...
-
-
-@dataclass(frozen=True)
-class CycleBudget:
-    """How much each cycle labels, as fractions of the pool.
-
-    Args:
-        initial: fraction of frames labeled at random before the first cycle (ASL: 1%).
-        step: fraction of frames (or of total cost, with ``unit="cost"``) added per cycle.
-        videos: fraction of videos given a video-level label per cycle (hybrid selection).
-        unit: ``"frames"`` or ``"cost"``.
-        initial_videos: fraction of videos in the initial labeled set (1.0: every video gets
-            frames, as in ASL; less, as in CLAUS, where the rest are candidates for
-            video-level selection). ``initial`` is then the fraction of *their* frames.
-    """
-
-    initial: float = 0.01
-    step: float = 0.01
-    videos: float = 0.0
-    unit: str = "frames"
-    initial_videos: float = 1.0
-
-    def for_pool(self, pool: LabelPool) -> Budget:
-        videos = int(round(self.videos * len(pool.num_frames))) if self.videos else None
-        if self.unit == "cost":
-            return Budget(cost=self.step * pool.total_cost, videos=videos)
-        if self.unit != "frames":
-            raise VidalError(f"budget unit {self.unit!r} unknown; use 'frames' or 'cost'")
-        frames = max(1, int(round(self.step * pool.total_frames)))
-        return Budget(frames=min(frames, pool.num_unlabeled), videos=videos)
+#: Random streams of a cycle (see :func:`vidal.seeding.rng`).
+INITIAL_LABELS, SELECTION, TRAINING, SCORING = range(4)
 
 
 def initial_selection(
@@ -128,8 +81,6 @@ def initial_selection(
 
 def save_scores(path: Path, scores: FrameScores) -> None:
     """Save per-frame scores and features as a compressed .npz (atomically)."""
-    from vidal._io import atomic_write
-
     arrays = {f"frames/{k}": np.asarray(v) for k, v in scores.frames.items()}
     arrays |= {f"features/{k}": np.asarray(v) for k, v in scores.features.items()}
     for name, per_video in scores.extra.items():
@@ -165,6 +116,10 @@ def load_scores(path: Path) -> FrameScores:
     return out
 
 
+if TYPE_CHECKING:
+    from vidal.tasks import Task
+
+
 class ActiveLoop:
     """A simulated active-learning campaign.
 
@@ -192,7 +147,7 @@ class ActiveLoop:
         oracle: SimulatedOracle,
         run_dir: str | os.PathLike,
         *,
-        budget: CycleBudget = CycleBudget(),
+        budget: BudgetConfig = BudgetConfig(),
         cycles: int = 3,
         seed: int = 0,
         fine_tune: bool = True,
@@ -215,7 +170,7 @@ class ActiveLoop:
         return self.run_dir / f"cycle_{k:03d}"
 
     def _rng(self, k: int, stream: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, k, stream])
+        return seeding.rng(self.seed, k, stream)
 
     def run(self) -> list[dict]:
         """Run (or resume) every cycle; returns the per-cycle results."""
@@ -227,7 +182,7 @@ class ActiveLoop:
             sel = initial_selection(
                 self.pool,
                 self.budget.initial,
-                self._rng(0, 0),
+                self._rng(0, INITIAL_LABELS),
                 videos_fraction=self.budget.initial_videos,
             )
             self.oracle.label(sel, self.pool)
@@ -240,13 +195,14 @@ class ActiveLoop:
         for k in range(self.cycles):
             d = self._cycle_dir(k)
             self.pool = LabelPool.load(d / "pool.json")
-            result = self._run_cycle(k, d, model)
-            model = result.pop("_model")
-            results.append(result)
+            metrics, model = self._run_cycle(k, d, model)
+            results.append(metrics)
             self._write_results(results)
         return results
 
-    def _run_cycle(self, k: int, d: Path, previous: Any) -> dict:
+    def _run_cycle(self, k: int, d: Path, previous: Any) -> tuple[dict, Any]:
+        """Train (or resume) and evaluate cycle ``k``, then select for the next; returns the
+        cycle's metrics and its model."""
         ckpt, metrics_path = d / "checkpoint.pt", d / "metrics.json"
         t0 = time.perf_counter()
         if ckpt.exists() and metrics_path.exists():
@@ -269,7 +225,9 @@ class ActiveLoop:
                     f"cycle {k}: training on {self.pool.num_labeled} labeled frames "
                     f"({100 * self.pool.fraction_labeled:.2f}%)"
                 )
-                train_stats = self.task.train(model, self.pool, seed=self.seed * 1000 + k)
+                train_stats = self.task.train(
+                    model, self.pool, seed=seeding.seed(self.seed, k, TRAINING)
+                )
                 self.task.save_checkpoint(model, ckpt)
             evaluation = self.task.evaluate(model)
             metrics = {
@@ -288,7 +246,7 @@ class ActiveLoop:
         self.log(f"cycle {k}: {self.task.primary_metric} = {primary}")
         if k + 1 < self.cycles:
             self._select_and_label(k, d, model)
-        return {**metrics, "_model": model}
+        return metrics, model
 
     def _select_and_label(self, k: int, d: Path, model: Any) -> None:
         next_pool = self._cycle_dir(k + 1) / "pool.json"
@@ -301,7 +259,7 @@ class ActiveLoop:
             if scores_path.exists():
                 scores = load_scores(scores_path)
             elif getattr(self.selector, "requires", True):
-                scores = self.task.score(model, self.pool, seed=self.seed * 1000 + k)
+                scores = self.task.score(model, self.pool, seed=seeding.seed(self.seed, k, SCORING))
                 save_scores(scores_path, scores)
             else:  # random, equidistant, ...: no model pass, only the videos to leave out
                 scores = FrameScores(skipped=self.task.unreadable(self.pool))
@@ -311,7 +269,7 @@ class ActiveLoop:
                 for vid, why in scores.skipped.items():
                     self.log(f"cycle {k}: video {vid} left out of selection: {why}")
                 candidates = self.pool.without(scores.skipped)
-            selection = self.selector(scores, candidates, budget, self._rng(k, 1))
+            selection = self.selector(scores, candidates, budget, self._rng(k, SELECTION))
             atomic_write_json(sel_path, selection.to_json())
         cost = self.oracle.label(selection, self.pool)
         self.pool.history.append(

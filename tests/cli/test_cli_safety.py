@@ -14,14 +14,15 @@ import numpy as np
 import torch
 
 import vidal.data
-from vidal._cli.train import config_from_args
+from vidal._cli.common import config_from_args
 from vidal.cli import main
 from vidal.data import read_vidal, write_vidal
 from vidal.data.annotations import VideoAnnotation, VideoDataset
+from vidal.models.action import load_action_checkpoint
 from vidal.oracle import export_tasks, task_image_names
 from vidal.pool import LabelPool
 from vidal.select.base import Selection
-from vidal.train.action import SparseClipSampler, load_action_checkpoint
+from vidal.train.action import SparseClipSampler
 
 FAST = ["--device", "cpu", "--no-progress"]
 

@@ -73,7 +73,7 @@ def test_select_unknown_selector_lists_names(trained, tiny_dataset, tmp_path, ca
     [
         (["--frames", "49"], "budget of 49 frames exceeds the 48 unlabeled frames"),
         (["--cost", "1e6"], "exceeds the cost"),
-        (["--video-labels", "4"], "exceeds the 3 videos"),
+        (["--selector", "claus", "--video-labels", "4"], "exceeds the 3 videos"),
         ([], "give a budget"),
     ],
 )

@@ -29,7 +29,8 @@ def test_unknown_keys_list_the_known_ones(tmp_path):
     p = tmp_path / "exp.yaml"
     p.write_text("trian: {steps: 3}\n")
     with pytest.raises(
-        ConfigError, match=r"unknown key\(s\) \['trian'\]; known keys: \['name', 'task'"
+        ConfigError,
+        match=r"unknown key\(s\) \['trian'\] \('trian': did you mean 'train'\?\); known keys: \['name'",
     ):
         load_config(p)
     p.write_text("train: {steps: many}\n")

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
+from vidal.config import BudgetConfig
 from vidal.data.annotations import VideoAnnotation, VideoDataset
 from vidal.errors import VidalError
-from vidal.loop import ActiveLoop, CycleBudget, initial_selection
+from vidal.loop import ActiveLoop, initial_selection
 from vidal.oracle import SimulatedOracle
 from vidal.pool import LabelPool
 from vidal.select.base import FrameScores, Selection
@@ -72,7 +73,7 @@ def _loop(tmp_path, task, name="run", *, selector=top_k, step=0.05, cycles=4, se
         LabelPool.from_dataset(ds),
         SimulatedOracle(ds),
         tmp_path / name,
-        budget=CycleBudget(initial=0.05, step=step),
+        budget=BudgetConfig(initial=0.05, step=step),
         cycles=cycles,
         seed=seed,
         log=log,
@@ -112,9 +113,9 @@ def test_initial_selection_covers_every_video():
 
 def test_cost_budget():
     pool = LabelPool({"a": 10}, frame_costs={"a": np.arange(10.0)})
-    assert CycleBudget(step=0.1, unit="cost").for_pool(pool).cost == pytest.approx(4.5)
+    assert BudgetConfig(step=0.1, unit="cost").for_pool(pool).cost == pytest.approx(4.5)
     with pytest.raises(VidalError, match="unit"):
-        CycleBudget(unit="boxes").for_pool(pool)
+        BudgetConfig(unit="boxes").for_pool(pool)
 
 
 def test_initial_selection_of_a_video_subset():

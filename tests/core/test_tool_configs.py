@@ -29,8 +29,8 @@ DETECTION = [p for p in CONFIGS if load_config(p).task == "detection"]
 
 @pytest.mark.parametrize("path", DETECTION, ids=[p.stem for p in DETECTION])
 def test_detection_config_builds_its_detector(path):
-    from vidal.detection_task import DETECTION_PRESETS
     from vidal.models.detector import build_detector
+    from vidal.tasks.detection import DETECTION_PRESETS
 
     m = load_config(path).model
     model = build_detector(

@@ -9,9 +9,9 @@ import pytest
 
 from vidal.cli import main as vidal_main
 from vidal.config import ExperimentConfig, from_dict
-from vidal.detection_task import DetectionTask
 from vidal.experiment import run_experiment
 from vidal.pool import LabelPool
+from vidal.tasks.detection import DetectionTask
 
 
 def quiet(_message: str) -> None:

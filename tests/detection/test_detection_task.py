@@ -10,18 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from vidal.config import ExperimentConfig, ModelConfig, ScoreConfig
+from vidal.config import ExperimentConfig, ModelConfig, ScoreConfig, TrainConfig
 from vidal.data.annotations import Tube, VideoAnnotation, VideoDataset
-from vidal.detection_task import (
-    LOW_RES_OPTIONS,
-    DetectionTask,
-    build_detection_task,
-    clip_dataset_boxes,
-)
 from vidal.errors import ConfigError, VidalError
 from vidal.loop import load_scores, save_scores
 from vidal.pool import Budget, LabelPool
 from vidal.select import get_selector
+from vidal.tasks.detection import LOW_RES_OPTIONS, DetectionTask, build_detection_task
 
 # torchvision's detector tests run at min_size=100; small RPN/RoI samples keep CPU time low
 TINY_DETECTOR = dict(
@@ -74,7 +69,7 @@ def test_train_score_evaluate_checkpoint(road, tmp_path):
     pool = pool_with_labels(train)
     stats = task.train(model, pool, seed=0)
     assert stats["steps"] == 2 and stats["frames"] == pool.num_labeled
-    assert np.isfinite([stats["loss_first"], stats["loss_last"]]).all()
+    assert np.isfinite([stats["loss_first"], stats["loss"]]).all()
 
     scores = task.score(model, pool, seed=0)
     assert set(scores.extra) == EXTRA
@@ -104,7 +99,7 @@ def test_train_score_evaluate_checkpoint(road, tmp_path):
     again = task.load_checkpoint(path)
     for (k, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.equal(a.cpu(), b), k
-    frames = task.test_frames.video(test.video_ids[0])[:2]
+    frames = task.test_frames.frames(test.video_ids[0])[:2]
     with torch.inference_mode():
         x = [torch.from_numpy(f).permute(2, 0, 1).float() / 255 for f in frames]
         for a, b in zip(model.eval()(x), again(x), strict=True):
@@ -140,8 +135,11 @@ def test_checkpoint_for_other_classes_is_refused(road, tmp_path):
     with pytest.raises(VidalError, match="classes"):
         make_task(other, other, tmp_path).load_checkpoint(tmp_path / "c.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(VidalError, match="cannot read"):
+    with pytest.raises(VidalError, match="junk.pt: not a vidal detector checkpoint"):
         task.load_checkpoint(tmp_path / "junk.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(VidalError, match="empty.pt: empty file"):
+        task.load_checkpoint(tmp_path / "empty.pt")
 
 
 def test_evaluate_scores_a_perfect_detector_1(road, tmp_path, stub, make_detections):
@@ -246,7 +244,7 @@ def test_boxes_outside_the_frame(tmp_path, road_root, stub, make_detections):
     )
     gone = Tube(998, 1, 0, np.array([[v.width + 5, 0, v.width + 25, 10]], np.float32))  # wholly
     v.tubes = [*v.tubes, out_tube, gone]
-    clipped = clip_dataset_boxes(train)
+    clipped = train.clipped_to_frames()
     assert clipped is not train and clipped[v.video_id].tubes[-2].boxes[0].tolist() == [
         0,
         0,
@@ -254,7 +252,7 @@ def test_boxes_outside_the_frame(tmp_path, road_root, stub, make_detections):
         20,
     ]
     assert train[v.video_id].tubes[-2].boxes[0].tolist() == [-20, -10, 30, 20]  # not modified
-    assert clip_dataset_boxes(test) is test  # nothing to clip: the same object
+    assert test.clipped_to_frames() is test  # nothing to clip: the same object
 
     task = make_task(train, test, tmp_path)
     pool = LabelPool.from_dataset(train)
@@ -318,8 +316,9 @@ def test_build_detection_task_reads_the_config(road, tmp_path):
     cfg = ExperimentConfig(task="detection", out=str(tmp_path / "run"))
     task = build_detection_task(cfg, train, test, device="cpu", progress=False)
     assert task.build_args["backbone"] == "mobilenet_v3_fpn"  # preset "small"
-    assert (task.build_args["min_size"], task.build_args["max_size"]) == (64, 64)
-    assert task.build_args["options"] == LOW_RES_OPTIONS
+    # no model.size: the thesis' 300 px shorter side, at most 1000 px
+    assert (task.build_args["min_size"], task.build_args["max_size"]) == (300, 1000)
+    assert task.build_args["options"] == LOW_RES_OPTIONS  # mobilenet at <= 320 px
     assert task.flows.root == tmp_path / "run" / "flows"
     cfg = dataclasses.replace(
         cfg,
@@ -370,22 +369,17 @@ def test_build_detection_task_reads_the_config(road, tmp_path):
         )
 
 
-def test_config_fields_the_detection_protocol_may_add(road, tmp_path):
-    """``train.epochs`` is read when the config grows it; ``model.options`` override defaults."""
-    from types import SimpleNamespace
-
+def test_epochs_and_model_options_are_read(road, tmp_path):
+    """``train.epochs`` replaces steps; ``model.options`` override the low-resolution defaults."""
     train, test = road
-    cfg = ExperimentConfig(task="detection", out=str(tmp_path / "run"))
-    fake = SimpleNamespace(
-        model=SimpleNamespace(
-            **{**dataclasses.asdict(cfg.model), "options": {"rpn_post_nms_top_n_test": 10}}
-        ),
-        train=SimpleNamespace(**{**dataclasses.asdict(cfg.train), "epochs": 2}),
-        score=cfg.score,
-        out_dir=cfg.out_dir,
+    cfg = ExperimentConfig(
+        task="detection",
+        out=str(tmp_path / "run"),
+        model=ModelConfig(size=(64, 96), options={"rpn_post_nms_top_n_test": 10}),
+        train=TrainConfig(epochs=2),
     )
-    task = build_detection_task(fake, train, test, device="cpu", progress=False)
-    assert task.epochs == 2 and task.steps is None
+    task = build_detection_task(cfg, train, test, device="cpu", progress=False)
+    assert task.epochs == 2 and task.steps is None and task.lr == 0.02  # the task's default lr
     assert task.build_args["options"] == {**LOW_RES_OPTIONS, "rpn_post_nms_top_n_test": 10}
 
 
@@ -416,7 +410,7 @@ def test_weights_from_an_own_checkpoint_keep_ordinary_batch_norm(road, tmp_path)
     assert not any(type(m).__name__ == "FrozenBatchNorm2d" for m in again.modules())
     for (k, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
         assert torch.equal(a.cpu(), b), k
-    assert getattr(again, "vidal_steps_trained", 0) == 0  # this run's first cycle is its own
+    assert getattr(again, "steps_trained", 0) == 0  # this run's first cycle is its own
     # few labeled frames fine-tune it without replacing its batch-norm statistics
     stats = {k: v.clone() for k, v in again.state_dict().items() if k.endswith("running_var")}
     task.train(again, pool_with_labels(train), seed=1)

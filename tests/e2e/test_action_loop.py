@@ -21,7 +21,7 @@ from vidal.config import (
 from vidal.data.synth import SynthConfig, make_dataset
 from vidal.experiment import run_experiment
 from vidal.pool import LabelPool
-from vidal.tasks import ActionTask
+from vidal.tasks.action import ActionTask
 
 pytestmark = pytest.mark.slow
 

@@ -11,15 +11,14 @@ import torch
 from vidal.data import load_dataset
 from vidal.data.store import FrameStore
 from vidal.data.synth import SynthConfig, make_dataset
-from vidal.models.action import ActionDetectorConfig
-from vidal.pool import LabelPool
-from vidal.train.action import (
+from vidal.models.action import (
+    ActionDetectorConfig,
     ActionModel,
-    ActionTrainConfig,
     load_action_checkpoint,
     save_action_checkpoint,
-    train_action_model,
 )
+from vidal.pool import LabelPool
+from vidal.train.action import ActionTrainConfig, train_action_model
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +96,7 @@ def test_sampler_gives_the_distance_to_the_videos_nearest_label(data):
 
 
 def test_true_class_decoding_uses_the_given_poses(data):
-    from vidal.tasks import ActionTask, clip_windows, predict_video
+    from vidal.tasks.action import ActionTask, clip_windows, predict_video
     from vidal.train.action import clip_to_tensor, video_class
 
     dataset, _, store = data

@@ -16,7 +16,7 @@ On a few synthetic road videos (:mod:`vidal.data.synth`, ``kind="road"``) it tim
   leave TC nothing to do);
 - **detector**: Faster R-CNN inference (``mobilenet_v3_fpn`` and ``resnet50_fpn`` with
   torchvision's settings, and ``mobilenet_v3_fpn`` with the CPU config's fewer proposals,
-  :data:`vidal.detection_task.LOW_RES_OPTIONS`; random weights, frames resized to
+  :data:`vidal.tasks.detection.LOW_RES_OPTIONS`; random weights, frames resized to
   ``--min-size``, 300 px in the thesis), through :func:`vidal.train.detection.detect_frames`.
   An untrained head keeps up to 100 low-scoring boxes per frame, so its post-processing
   costs a little more than a trained detector's;
@@ -45,8 +45,8 @@ from tracking import FlowCache, estimate_errors
 from vidal.data import load_dataset
 from vidal.data.store import FrameStore
 from vidal.data.synth import SynthConfig, make_dataset
-from vidal.detection_task import LOW_RES_OPTIONS
 from vidal.models.detector import build_detector
+from vidal.tasks.detection import LOW_RES_OPTIONS
 from vidal.train.detection import detect_frames
 
 
@@ -62,7 +62,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--backbones",
         nargs="+",
         default=["mobilenet_v3_fpn", "mobilenet_v3_fpn_low_res", "resnet50_fpn"],
-        help="detectors to time (a _low_res suffix adds vidal.detection_task.LOW_RES_OPTIONS, "
+        help="detectors to time (a _low_res suffix adds vidal.tasks.detection.LOW_RES_OPTIONS, "
         "what the CPU config uses)",
     )
     p.add_argument(

@@ -1,15 +1,17 @@
-"""``vidal eval``: localization accuracy of a trained action detector, and trivial baselines.
+"""``vidal eval``: a checkpoint's metrics on a test split, and trivial baselines.
 
-Reports, on the test split, frame and video localization accuracy ``frame_loc@tau`` /
+For the action detector: frame and video localization accuracy ``frame_loc@tau`` /
 ``video_loc@tau`` (f@tau, v@tau: the share of frames / videos whose IoU with the ground
 truth is at least tau, averaged over classes) for tau in 0.1, 0.2, 0.3, 0.5, the mean frame
 IoU and the video classification accuracy. ``--baseline`` adds the same numbers for a
 prediction that knows nothing (the whole frame, or a centred box of half the frame's width
-and height), to read the model's numbers against.
+and height); a model below the centre box is warned about. For the frame detector: VOC AP
+per class and its mean (``map``).
 
 Examples:
     vidal eval --checkpoint runs/train/checkpoint.pt --format vidal --annotations data/synth/annotations.json
     vidal eval --checkpoint ck.pt --config tools/configs/ucf101_24_apu.yaml --baseline whole-frame centre-box
+    vidal eval --checkpoint runs/det/checkpoint.pt --config tools/configs/detection_synthetic_road.yaml
     vidal eval --baseline whole-frame --format vidal --annotations a.json     # baselines only
 """
 
@@ -21,11 +23,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vidal._cli.train import add_data_args, checkpoint_meta, config_from_args, load_data
+from vidal._cli.common import (
+    add_data_args,
+    add_device_args,
+    add_model_size_args,
+    config_for_checkpoint,
+    config_from_args,
+)
 
-__all__ = ["add_parser", "run", "BASELINES", "TAUS", "baseline_metrics"]
+__all__ = ["add_parser", "run", "BASELINES", "TAUS", "baseline_metrics", "below_baseline"]
 
-#: Localization thresholds reported (those of :class:`vidal.tasks.ActionTask`).
+#: Localization thresholds reported (those of :class:`vidal.tasks.action.ActionTask`).
 TAUS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5)
 #: Baseline name -> function in :mod:`vidal.metrics.localization`.
 BASELINES: dict[str, str] = {
@@ -37,7 +45,7 @@ BASELINES: dict[str, str] = {
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
-        help="localization accuracy of a checkpoint (and of trivial baselines) on a test split",
+        help="metrics of a checkpoint (and of trivial baselines) on a test split",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -51,28 +59,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         choices=sorted(BASELINES),
         default=[],
-        help="also evaluate these trivial predictions",
+        help="also evaluate these trivial predictions (action localization)",
     )
-    p.add_argument(
-        "--size",
-        type=int,
-        nargs=2,
-        metavar=("H", "W"),
-        help="model input size (default: the checkpoint's)",
-    )
-    p.add_argument("--clip-len", type=int, help="frames per clip (default: the checkpoint's)")
+    add_model_size_args(p)
     p.add_argument(
         "--true-class",
         action="store_true",
-        help="also report localization with the decoder given each video's true class "
+        help="action: also report localization with the decoder given each video's true class "
         "(localization apart from classification; key 'model_true_class')",
     )
-    p.add_argument("--device", help="auto, cpu or cuda (default: auto)")
+    add_device_args(p)
     p.add_argument(
         "--out", help="metrics JSON to write (default: metrics_<split>.json beside the checkpoint)"
     )
     p.add_argument("--json", action="store_true", help="print the JSON instead of a table")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
@@ -100,10 +100,16 @@ def baseline_metrics(name: str, dataset: Any, *, taus: tuple[float, ...] = TAUS)
     return _shape(result, taus)
 
 
+def below_baseline(model: dict, baseline: dict) -> list[str]:
+    """The localization metrics on which ``model`` is below ``baseline`` (e.g. the centre box)."""
+    keys = [k for k in ("frame_loc@0.5", "mean_frame_iou") if k in model and k in baseline]
+    return [k for k in keys if (model[k] or 0.0) < (baseline[k] or 0.0)]
+
+
 def _table(report: dict) -> str:
     columns = [(name, report[name]) for name in ("model", "model_true_class") if name in report]
     columns += list(report.get("baselines", {}).items())
-    keys = list(columns[0][1])
+    keys = [k for k, v in columns[0][1].items() if not isinstance(v, dict)]
     width = max(len(k) for k in keys)
     lines = [f"{'':<{width}}  " + "  ".join(f"{name:>16}" for name, _ in columns)]
     for key in keys:
@@ -115,18 +121,38 @@ def _table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _evaluate(args: argparse.Namespace, cfg: Any, test_set: Any) -> dict[str, Any]:
+    """The model's metrics (and with ``--true-class`` the true-class localization)."""
+    from vidal.errors import ConfigError
+    from vidal.tasks import build_task
+
+    if args.true_class and cfg.task != "action":
+        raise ConfigError("--true-class is for action localization; this is a detection checkpoint")
+    task = build_task(cfg, test_set, test_set, progress=not args.no_progress)
+    model = task.load_checkpoint(Path(args.checkpoint))
+    report: dict[str, Any] = {"checkpoint": str(args.checkpoint), "task": cfg.task}
+    if cfg.task == "action":
+        report["clip_len"], report["size"] = cfg.model.clip_len, list(cfg.model.size_for("action"))
+    report["model"] = task.evaluate(model)
+    if args.true_class:
+        report["model_true_class"] = task.evaluate(model, true_class=True)
+    return report
+
+
 def run(args: argparse.Namespace) -> int:
     from vidal._io import atomic_write_json, to_jsonable
-    from vidal.errors import ConfigError
-    from vidal.experiment import choose_device
-    from vidal.tasks import ActionTask
-    from vidal.train.action import ActionTrainConfig, load_action_checkpoint
+    from vidal.errors import ConfigError, VidalError
+    from vidal.experiment import load_data
 
     if not args.checkpoint and not args.baseline:
         raise ConfigError("nothing to evaluate: give --checkpoint, --baseline, or both")
     cfg = config_from_args(args, {"device": args.device}, name="eval")
+    if args.checkpoint:
+        cfg = config_for_checkpoint(cfg, args.checkpoint, args)
+    if args.baseline and cfg.task != "action":
+        raise ConfigError("--baseline gives trivial action localizations; not for detection")
     split = args.split or cfg.data.test_split
-    test_set = load_data(cfg.data, split)
+    test_set = load_data(cfg.data, split, progress=not args.no_progress)
     if test_set.num_classes < 1:
         raise ConfigError(
             "evaluation needs annotations: the dataset has no classes (format 'frames'?)"
@@ -137,38 +163,33 @@ def run(args: argparse.Namespace) -> int:
         "frames": test_set.num_frames,
     }
     if args.checkpoint:
-        meta = checkpoint_meta(args.checkpoint)
-        # checks the class count first: the error names both counts
-        model = load_action_checkpoint(args.checkpoint, num_classes=test_set.num_classes)
-        clip_len = args.clip_len or int(meta.get("clip_len", cfg.model.clip_len))
-        size = tuple(args.size or meta.get("size", cfg.model.size))
-        device = choose_device(cfg.device)
-        task = ActionTask(
-            test_set,
-            test_set,
-            model_config=model.config,
-            train_config=ActionTrainConfig(clip_len=clip_len, size=(int(size[0]), int(size[1]))),
-            device=device,
-            taus=TAUS,
-            progress=not args.no_progress,
-        )
-        report["checkpoint"] = str(args.checkpoint)
-        report["clip_len"], report["size"] = clip_len, list(size)
-        report["model"] = task.evaluate(model.to(device))
-        if args.true_class:
-            report["model_true_class"] = task.evaluate(model, true_class=True)
-    if args.baseline:
-        report["baselines"] = {name: baseline_metrics(name, test_set) for name in args.baseline}
-    out = Path(args.out) if args.out else None
-    if out is None and args.checkpoint:
-        out = Path(args.checkpoint).parent / f"metrics_{split}.json"
-    if out is not None:
-        atomic_write_json(out, report)
+        report |= _evaluate(args, cfg, test_set)
+    baselines = list(args.baseline)
+    if cfg.task == "action" and args.checkpoint and "centre-box" not in baselines:
+        baselines.append("centre-box")  # to warn about a model below it
+    if baselines:
+        report["baselines"] = {name: baseline_metrics(name, test_set) for name in baselines}
+    # print first: the numbers are kept even when the JSON cannot be written
     if args.json:
         print(json.dumps(to_jsonable(report), indent=1))
     else:
         print(f"split {split}: {report['videos']} videos, {report['frames']} frames")
         print(_table(report))
+    if "model" in report and "baselines" in report:
+        worse = below_baseline(report["model"], report["baselines"]["centre-box"])
+        if worse:
+            print(
+                f"vidal eval: warning: the model is below the centre-box baseline on {worse}: "
+                "it has not learned to localize (train longer, or see the README's defaults)",
+                file=sys.stderr,
+            )
+    out = Path(args.out) if args.out else None
+    if out is None and args.checkpoint:
+        out = Path(args.checkpoint).parent / f"metrics_{split}.json"
     if out is not None:
+        try:
+            atomic_write_json(out, report)
+        except OSError as e:
+            raise VidalError(f"{out}: cannot write the metrics (printed above): {e}") from e
         print(f"metrics: {out}", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -83,9 +83,9 @@ def new_labels(dataset: Any, class_names: list[str]) -> Any:
 
 def _source(args: argparse.Namespace, selection: dict | None) -> tuple[Any, list[str]]:
     """The videos (and class names) to create the labels dataset from, on first use."""
-    from vidal._cli.train import load_data
     from vidal.config import DataConfig, from_dict
     from vidal.errors import ConfigError
+    from vidal.experiment import load_data
 
     if args.format or args.annotations or args.videos:
         fmt = args.format or ("frames" if args.annotations is None else None)
@@ -164,7 +164,7 @@ def _update(
     selection: dict | None,
 ) -> None:
     """Read the labels and the pool, import the round into them, write both (labels first)."""
-    from vidal._cli.train import check_pool_matches
+    from vidal._cli.common import check_pool_matches
     from vidal.data import read_vidal, write_vidal
     from vidal.oracle import import_video_labels
     from vidal.pool import LabelPool

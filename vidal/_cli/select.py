@@ -1,7 +1,9 @@
 """``vidal select``: one real active-learning round on your own videos.
 
-Scores every unlabeled frame with a trained detector (MC-dropout uncertainty by default),
-lets a selector choose what to label under a budget, and writes into ``--out``:
+Scores every unlabeled frame with a trained model (for the action detector MC-dropout
+uncertainty by default; for the frame detector temporal coherence, entropy, margin and
+least confidence), lets a selector choose what to label under a budget, and writes into
+``--out``:
 
 - ``selection.json``: the chosen frames (and videos), the score each had when chosen, and
   how they were chosen (selector, budget, checkpoint, data, class names);
@@ -10,12 +12,17 @@ lets a selector choose what to label under a budget, and writes into ``--out``:
   from ``images/``, draw boxes, export "CVAT for images 1.1" as ``annotations.xml`` and
   import it with ``vidal label``.
 
-The pool (``--pool``) holds the frames already labeled; they are never selected. It is
-created empty when the file does not exist (``OUT/pool.json`` without ``--pool``).
+A first round needs no model: selectors that read no scores (random, equidistant,
+random_spaced) run without ``--checkpoint``. The pool (``--pool``) holds the frames already
+labeled; they are never selected. It is created empty when the file does not exist
+(``OUT/pool.json`` without ``--pool``). An ``--out`` that holds a round is refused unless
+``--overwrite`` is given.
 
 Examples:
-    vidal select --checkpoint runs/train/checkpoint.pt --videos my_videos/ --frames 100 --out round1/
-    vidal select --checkpoint ck.pt --videos my_videos/ --pool work/pool.json --cost 400 --out round2/
+    vidal select --videos my_videos/ --selector equidistant --frames 100 \\
+        --classes person car --out round1/                                   # first round
+    vidal select --checkpoint runs/train/checkpoint.pt --videos my_videos/ --frames 100 --out round2/
+    vidal select --checkpoint ck.pt --videos my_videos/ --pool work/pool.json --cost 400 --out round3/
     vidal select --checkpoint ck.pt --format vidal --annotations a.json --split train \\
         --selector claus --frames 50 --video-labels 5 --out round1/
 """
@@ -27,25 +34,36 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from vidal._cli.train import (
+from vidal._cli.common import (
     add_data_args,
+    add_device_args,
+    add_model_size_args,
     check_pool_matches,
-    checkpoint_meta,
+    config_for_checkpoint,
     config_from_args,
-    load_data,
+    quote,
+    writable_dir,
 )
 
-__all__ = ["add_parser", "run", "check_budget"]
+__all__ = ["add_parser", "run", "check_budget", "check_out", "ROUND_FILES"]
+
+#: what a round writes into ``--out`` (a pool kept there is not part of it)
+ROUND_FILES = ("selection.json", "scores.npz", "tasks.json", "cvat_tasks.xml", "video_labels.csv")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from vidal.select import SELECTORS
+
     p = sub.add_parser(
         "select",
-        help="score your videos with a checkpoint, choose frames to label, export labeling tasks",
+        help="score your videos, choose frames to label, export labeling tasks",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--checkpoint", required=True, help="checkpoint written by `vidal train`")
+    p.add_argument(
+        "--checkpoint",
+        help="checkpoint written by `vidal train` (not needed by random, equidistant, random_spaced)",
+    )
     add_data_args(
         p,
         format_help="dataset format (default: 'frames' when only --videos is given, else the config's)",
@@ -54,7 +72,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--pool", help="label pool JSON of the frames already labeled (created if absent)"
     )
-    p.add_argument("--selector", help="selector name (default: the config's, apu)")
+    p.add_argument(
+        "--selector",
+        help=f"selector name (default: the config's, apu); one of: {', '.join(sorted(SELECTORS))}",
+    )
     p.add_argument(
         "--option",
         action="append",
@@ -69,24 +90,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--video-labels",
         type=int,
-        help="videos to give a video-level class label (hybrid selection: claus)",
+        help="videos to give a video-level class label (hybrid selection: claus, video)",
     )
     p.add_argument(
-        "--scorer", help="uncertainty, entropy or bald (default: the config's, uncertainty)"
+        "--classes",
+        nargs="+",
+        metavar="NAME",
+        help="class names for the labeling tasks (default: the dataset's or the checkpoint's)",
     )
+    p.add_argument("--classes-file", help="a text file with one class name per line")
+    p.add_argument("--scorer", help="action: uncertainty, entropy or bald (default: uncertainty)")
     p.add_argument("--passes", type=int, help="MC-dropout passes R (default: the config's, 8)")
     p.add_argument(
         "--stride", type=int, help="frames between scoring clips (default: the config's, 4)"
     )
-    p.add_argument(
-        "--size",
-        type=int,
-        nargs=2,
-        metavar=("H", "W"),
-        help="model input size (default: the checkpoint's)",
-    )
-    p.add_argument("--clip-len", type=int, help="frames per clip (default: the checkpoint's)")
-    p.add_argument("--device", help="auto, cpu or cuda (default: auto)")
+    add_model_size_args(p)
+    add_device_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p.add_argument("--out", required=True, help="folder for the selection and the labeling tasks")
     p.add_argument(
@@ -94,7 +113,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace a round already in --out (its selection, scores and tasks; a pool there is kept)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
@@ -122,6 +140,9 @@ def check_budget(pool: Any, budget: Any) -> None:
 
     if budget.frames is None and budget.cost is None and budget.videos is None:
         raise ConfigError("give a budget: --frames N, --cost C (and --video-labels N for claus)")
+    for name in ("frames", "cost", "videos"):
+        if getattr(budget, name) == 0:
+            raise BudgetError(f"a budget of 0 {name} selects nothing; give a positive number")
     if budget.frames is not None:
         pool.check_budget(budget.frames)
     if budget.cost is not None:
@@ -137,10 +158,6 @@ def check_budget(pool: Any, budget: Any) -> None:
             raise BudgetError(
                 f"budget of {budget.videos} video labels exceeds the {left_videos} videos without one"
             )
-
-
-#: what a round writes into ``--out`` (a pool kept there is not part of it)
-ROUND_FILES = ("selection.json", "scores.npz", "tasks.json", "cvat_tasks.xml", "video_labels.csv")
 
 
 def check_out(out: Path, *, overwrite: bool) -> None:
@@ -168,145 +185,225 @@ def check_out(out: Path, *, overwrite: bool) -> None:
     shutil.rmtree(out / "images", ignore_errors=True)
 
 
-def _without(pool: Any, skip: set[str]) -> Any:
-    """A copy of ``pool`` without the videos in ``skip`` (labels, costs and spent kept)."""
+# --------------------------------------------------------------------------- parse
+def _selector(args: argparse.Namespace, cfg: Any) -> tuple[str, dict, Any]:
+    """The selector's name, options and object; a bad name or option fails here."""
+    from vidal.errors import ConfigError
+    from vidal.select import get_selector
+
+    name = args.selector or cfg.select.selector
+    options = dict(cfg.select.options) if name == cfg.select.selector else {}
+    options |= _options(args.option)
+    selector = get_selector(name, **options)
+    if args.video_labels and not getattr(selector, "picks_videos", False):
+        raise ConfigError(
+            f"--video-labels: selector {name!r} chooses no videos for a class label; "
+            "use claus or video, or drop --video-labels"
+        )
+    if args.checkpoint is None and getattr(selector, "requires", frozenset()):
+        raise ConfigError(
+            f"selector {name!r} ranks frames by a model's scores: give --checkpoint (a first "
+            "round without a model can use random, equidistant or random_spaced)"
+        )
+    return name, options, selector
+
+
+def _config(args: argparse.Namespace) -> Any:
+    """The config from the flags, set to the checkpoint's task and model when there is one."""
+    if args.format is None and args.config is None and args.annotations is None and args.videos:
+        args.format = "frames"
+    score = {"scorer": args.scorer, "passes": args.passes, "stride": args.stride}
+    # out: detection keeps its optical-flow cache in OUT/flows unless the config names one
+    overrides = {"device": args.device, "score": score, "out": args.out}
+    cfg = config_from_args(args, overrides, name="select")
+    if args.checkpoint:
+        cfg = config_for_checkpoint(cfg, args.checkpoint, args)
+    return cfg
+
+
+def _class_names(args: argparse.Namespace, cfg: Any, dataset: Any) -> list[str]:
+    """The label set of the tasks: --classes / --classes-file, the dataset's, the checkpoint's."""
+    from vidal.errors import ConfigError
+
+    if args.classes and args.classes_file:
+        raise ConfigError("give --classes or --classes-file, not both")
+    if args.classes_file:
+        try:
+            lines = Path(args.classes_file).read_text().splitlines()
+        except OSError as e:
+            raise ConfigError(f"{args.classes_file}: cannot read the class names: {e}") from e
+        names = [line.strip() for line in lines if line.strip()]
+    else:
+        names = list(args.classes or dataset.class_names or _checkpoint_classes(args, cfg))
+    if not names:
+        raise ConfigError(
+            "no class names for the labeling tasks: give --classes NAME ... or --classes-file"
+        )
+    if len(set(names)) != len(names):
+        raise ConfigError(f"class names must differ, got {names}")
+    return names
+
+
+def _checkpoint_classes(args: argparse.Namespace, cfg: Any) -> list[str]:
+    if not args.checkpoint:
+        return []
+    if cfg.task == "detection":
+        from vidal.models.detector_checkpoint import checkpoint_class_names
+
+        return checkpoint_class_names(args.checkpoint)
+    from vidal.models.action import action_checkpoint_meta
+
+    return list(action_checkpoint_meta(args.checkpoint).get("class_names") or [])
+
+
+def _pool(args: argparse.Namespace, dataset: Any, out: Path) -> tuple[Any, Path, bool]:
+    """The label pool (read, or new and empty), its path and whether it is new."""
     from vidal.pool import LabelPool
 
-    state = pool.state_dict()
-    for key in ("num_frames", "labeled", "frame_costs"):
-        state[key] = {k: v for k, v in state[key].items() if k not in skip}
-    state["labeled_videos"] = {k: v for k, v in state["labeled_videos"].items() if k not in skip}
-    return LabelPool.from_state_dict(state)
+    pool_path = Path(args.pool) if args.pool else out / "pool.json"
+    if not pool_path.is_file():
+        return LabelPool.from_dataset(dataset), pool_path, True
+    pool = LabelPool.load(pool_path)
+    check_pool_matches(pool, dataset, pool_path)
+    return pool, pool_path, False
+
+
+# --------------------------------------------------------------------------- score and select
+def _scores(args: argparse.Namespace, cfg: Any, dataset: Any, pool: Any, selector: Any) -> Any:
+    """Every unlabeled frame's scores (or, for a score-free selector, only the unreadable videos)."""
+    from vidal.data.check import undecodable
+    from vidal.data.store import FrameStore
+    from vidal.select.base import FrameScores
+    from vidal.tasks import build_task
+
+    if not getattr(selector, "requires", frozenset()):
+        store = FrameStore(dataset, max_bytes=64 << 20)
+        todo = [v for v in pool.video_ids if not pool.mask(v).all()]
+        return FrameScores(skipped=undecodable(todo, lambda v: store.get(v, [0])))
+    task = build_task(cfg, dataset, dataset, progress=not args.no_progress)
+    model = task.load_checkpoint(Path(args.checkpoint))
+    print(
+        f"vidal select: scoring {pool.num_unlabeled} unlabeled frames of {len(dataset)} videos "
+        f"on {task.device}",
+        file=sys.stderr,
+    )
+    return task.score(model, pool, seed=args.seed)
+
+
+def _check_selector_input(name: str, selector: Any, scores: Any, task: str) -> None:
+    from vidal.errors import ConfigError
+
+    missing = [
+        r
+        for r in getattr(selector, "requires", ())
+        if (r.startswith("extra:") and r[6:] not in scores.extra)
+        or (r == "features" and not scores.features)
+    ]
+    if missing:
+        raise ConfigError(
+            f"selector {name!r} needs {sorted(missing)}, which the {task} model's scores "
+            "do not hold; choose a selector made for this task"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from vidal._io import atomic_write_json
-    from vidal.config import to_dict
-    from vidal.data import VideoDataset
-    from vidal.data.store import FrameStore
-    from vidal.errors import ConfigError, VidalError
-    from vidal.experiment import choose_device
+    from vidal.errors import VidalError
+    from vidal.experiment import load_data
     from vidal.loop import save_scores
-    from vidal.oracle import export_tasks
-    from vidal.pool import Budget, LabelPool
-    from vidal.select import get_selector
-    from vidal.tasks import ActionTask
-    from vidal.train.action import ActionTrainConfig, load_action_checkpoint
+    from vidal.pool import Budget
 
-    if args.format is None and args.config is None and args.annotations is None and args.videos:
-        args.format = "frames"
-    cfg = config_from_args(args, {"device": args.device}, name="select")
-    out = Path(args.out)
+    cfg = _config(args)
+    out = writable_dir(args.out)
     if not args.overwrite:
         check_out(out, overwrite=False)  # before any work
-
-    # cheap checks first: selector name, data, pool, budget; the model comes last
-    name = args.selector or cfg.select.selector
-    options = dict(cfg.select.options) if name == cfg.select.selector else {}
-    options |= _options(args.option)
-    selector = get_selector(name, **options)
-    needs = {r for r in getattr(selector, "requires", ()) if r.startswith("extra:")}
-    if needs:
-        raise ConfigError(
-            f"selector {name!r} needs {sorted(needs)} from the object-detection scorer; "
-            "vidal select scores with the action detector (frames, features)"
-        )
-    dataset = load_data(cfg.data, args.split)
-    pool_path = Path(args.pool) if args.pool else out / "pool.json"
-    new_pool = not pool_path.is_file()
-    if new_pool:
-        pool = LabelPool.from_dataset(dataset)
-    else:
-        pool = LabelPool.load(pool_path)
-        check_pool_matches(pool, dataset, pool_path)
+    name, options, selector = _selector(args, cfg)
+    dataset = load_data(cfg.data, args.split, progress=not args.no_progress)
+    class_names = _class_names(args, cfg, dataset)
+    pool, pool_path, new_pool = _pool(args, dataset, out)
     budget = Budget(frames=args.frames, cost=args.cost, videos=args.video_labels)
     check_budget(pool, budget)
     if new_pool:
-        from vidal._io import locked
-
-        with locked(pool_path):  # `vidal label` may be creating it at this moment
-            if not pool_path.is_file():
-                pool.save(pool_path)
-        print(f"vidal select: new empty label pool {pool_path}", file=sys.stderr)
-    if budget.frames is None and budget.cost is None:
-        print(
-            "vidal select: warning: no --frames or --cost: the selector may take every unlabeled "
-            "frame (of the chosen videos)",
-            file=sys.stderr,
-        )
-
-    meta = checkpoint_meta(args.checkpoint)
-    model = load_action_checkpoint(
-        args.checkpoint, num_classes=dataset.num_classes if dataset.num_classes else None
-    )
-    k = model.config.num_classes
-    class_names = list(dataset.class_names) or list(meta.get("class_names") or [])
-    if len(class_names) != k:
-        class_names = [f"class_{i}" for i in range(k)]
-        print(
-            f"vidal select: the checkpoint names no classes; using {class_names[0]}..",
-            file=sys.stderr,
-        )
-    clip_len = args.clip_len or int(meta.get("clip_len", cfg.model.clip_len))
-    size = tuple(int(s) for s in (args.size or meta.get("size", cfg.model.size)))
-    scorer = args.scorer or cfg.score.scorer
-    device = choose_device(cfg.device)
-    task = ActionTask(
-        dataset,
-        dataset,
-        model_config=model.config,
-        train_config=ActionTrainConfig(clip_len=clip_len, size=(size[0], size[1])),
-        scorer=scorer,
-        scorer_options={"tau": cfg.score.tau} if scorer == "uncertainty" else {},
-        passes=args.passes or cfg.score.passes,
-        score_stride=args.stride or cfg.score.stride,
-        device=device,
-        progress=not args.no_progress,
-    )
-    print(
-        f"vidal select: scoring {pool.num_unlabeled} unlabeled frames of {len(dataset)} videos "
-        f"on {device} ({task.passes} passes)",
-        file=sys.stderr,
-    )
-    scores = task.score(model.to(device), pool, seed=args.seed)
-    if args.overwrite:  # only now that the new round can be written
-        check_out(out, overwrite=True)
-    save_scores(out / "scores.npz", scores)
-    skipped = dict(getattr(scores, "skipped", {}) or {})
-    for vid, why in skipped.items():
+        _create_pool(pool, pool_path)
+    scores = _scores(args, cfg, dataset, pool, selector)
+    _check_selector_input(name, selector, scores, cfg.task)
+    for vid, why in scores.skipped.items():
         print(f"vidal select: warning: skipping video {vid}: {why}", file=sys.stderr)
-    candidates = _without(pool, set(skipped)) if skipped else pool
+    candidates = pool.without(scores.skipped) if scores.skipped else pool
     selection = selector(scores, candidates, budget, np.random.default_rng(args.seed))
     for vid, frames in selection.frames.items():
         if len(frames) and pool.mask(vid)[np.asarray(frames)].any():
             raise VidalError(f"selector {name!r} chose a frame of {vid!r} that is labeled already")
+    if args.overwrite:  # only now that the new round can be written
+        check_out(out, overwrite=True)
+    if getattr(selector, "requires", frozenset()):
+        save_scores(out / "scores.npz", scores)
+    record = _record(args, cfg, name, options, class_names, pool, pool_path, selection, scores)
+    _write_round(out, record, selection, dataset, class_names, pool_path)
+    return 0
 
-    record = {
+
+def _create_pool(pool: Any, pool_path: Path) -> None:
+    from vidal._io import locked
+
+    with locked(pool_path):  # `vidal label` may be creating it at this moment
+        if not pool_path.is_file():
+            pool.save(pool_path)
+            print(f"vidal select: new empty label pool {pool_path}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- write and print
+def _record(
+    args: argparse.Namespace,
+    cfg: Any,
+    name: str,
+    options: dict,
+    class_names: list[str],
+    pool: Any,
+    pool_path: Path,
+    selection: Any,
+    scores: Any,
+) -> dict:
+    """What ``selection.json`` holds: the choice and everything that made it."""
+    from vidal.config import to_dict
+
+    return {
         "selector": name,
         "options": options,
         "budget": {"frames": args.frames, "cost": args.cost, "videos": args.video_labels},
         "seed": args.seed,
-        "checkpoint": str(Path(args.checkpoint).resolve()),
+        "task": cfg.task,
+        "checkpoint": str(Path(args.checkpoint).resolve()) if args.checkpoint else None,
         "pool": str(pool_path.resolve()),
         "data": {**_absolute(to_dict(cfg.data)), "split": args.split},
         "class_names": class_names,
-        "scorer": scorer,
-        "passes": task.passes,
+        "scorer": cfg.score.scorer if args.checkpoint else None,
         "selected_frames": selection.num_frames,
         "selected_cost": selection.cost(pool),
-        "skipped": skipped,
+        "skipped": dict(scores.skipped),
         **selection.to_json(),
     }
+
+
+def _write_round(
+    out: Path, record: dict, selection: Any, dataset: Any, class_names: list, pool_path: Path
+) -> None:
+    """``selection.json``, the labeling tasks and images, and what to do next."""
+    from vidal._io import atomic_write_json
+    from vidal.data import VideoDataset
+    from vidal.data.store import FrameStore
+    from vidal.oracle import export_tasks
+
     atomic_write_json(out / "selection.json", record)
     named = VideoDataset(class_names, dataset.videos, root=dataset.root)
-    store = FrameStore(dataset, size=None, max_bytes=256 << 20)
+    store = FrameStore(dataset, max_bytes=256 << 20)
     tasks = export_tasks(selection, named, out, read_frames=store.get)
     print(
         f"selected {selection.num_frames} frames in {len(selection.frames)} videos "
         f"(cost {record['selected_cost']:g})"
         + (f" and {len(selection.videos)} videos for a class label" if selection.videos else "")
+        + (f"; {len(record['skipped'])} videos skipped" if record["skipped"] else "")
     )
     print(f"selection: {out / 'selection.json'}\ntasks:     {tasks} (images in {out / 'images'})")
     videos = out / "video_labels.csv"
@@ -314,11 +411,10 @@ def run(args: argparse.Namespace) -> int:
         f"next: label {out / 'images'} in CVAT (task from {out / 'cvat_tasks.xml'} labels), export "
         f"'CVAT for images 1.1' as {out / 'annotations.xml'}"
         + (f", write a class name per video in {videos}" if selection.videos else "")
-        + f", then\n  vidal label --tasks {tasks} --cvat {out / 'annotations.xml'} "
-        + (f"--video-labels {videos} " if selection.videos else "")
-        + f"--pool {pool_path} --labels LABELS.json"
+        + f", then\n  vidal label --tasks {quote(tasks)} --cvat {quote(out / 'annotations.xml')} "
+        + (f"--video-labels {quote(videos)} " if selection.videos else "")
+        + f"--pool {quote(pool_path)} --labels LABELS.json"
     )
-    return 0
 
 
 def _absolute(data: dict) -> dict:

@@ -1,12 +1,16 @@
-"""``vidal train``: train the action detector on a dataset, from a config file or flags.
+"""``vidal train``: train a model of either task on a dataset, from a config file or flags.
 
-Writes ``OUT/checkpoint.pt`` (weights, model settings, class names, clip size),
-``OUT/pool.json`` (which frames it was trained on) and ``OUT/train.json`` (config and
-training statistics).
+The task (``action``: the capsule action detector; ``detection``: the Faster R-CNN frame
+detector) is the config's (``--config``), or the checkpoint's with ``--resume``/``--weights``.
+Writes ``OUT/checkpoint.pt`` (weights, model settings, class names), ``OUT/pool.json``
+(which frames it was trained on) and ``OUT/train.json`` (config and training statistics).
+Ctrl-C stops at the end of the current step and writes the checkpoint (for the action
+detector with its exact train state: ``--resume`` then continues as if never stopped).
 
 Examples:
     vidal train --format vidal --annotations data/synth/annotations.json --out runs/train
     vidal train --config tools/configs/ucf101_24_apu.yaml --steps 2000 --out runs/ucf
+    vidal train --config tools/configs/detection_synthetic_road.yaml --steps 50 --out runs/det
     vidal train --format vidal --annotations a.json --labeled-fraction 0.05 --loss mgw
     vidal train --labels work/labels.json --pool work/pool.json --out runs/round2   # human labels
     vidal train ... --out runs/train --resume --steps 500                # 500 more steps
@@ -21,156 +25,29 @@ remaining videos the other one (UCF-101-24: ``--split-file testlist01.txt``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = [
-    "add_parser",
-    "run",
-    "add_data_args",
-    "config_from_args",
-    "load_data",
-    "checkpoint_meta",
-    "check_pool_matches",
-]
+from vidal._cli.common import (
+    add_data_args,
+    add_device_args,
+    check_pool_matches,
+    config_for_checkpoint,
+    config_from_args,
+    quote,
+    writable_dir,
+)
+
+__all__ = ["add_parser", "run"]
 
 
-# --------------------------------------------------------------------------- shared helpers
-def add_data_args(p: argparse.ArgumentParser, *, format_help: str | None = None) -> None:
-    """The dataset flags shared by ``train``, ``eval`` and ``select`` (all default to None)."""
-    from vidal.data import FORMATS
-
-    p.add_argument("--config", help="experiment YAML (ExperimentConfig); flags override its values")
-    p.add_argument(
-        "--format",
-        choices=sorted([*FORMATS, "synthetic"]),
-        help=format_help or "dataset format (default: the config's, else the synthetic data)",
-    )
-    p.add_argument("--annotations", help="annotation file or dataset root")
-    p.add_argument("--videos", help="folder of the videos (formats that keep them apart)")
-    p.add_argument("--split-file", help="file listing one split's video ids (see `vidal train -h`)")
-
-
-def config_from_args(args: argparse.Namespace, overrides: dict[str, Any], *, name: str) -> Any:
-    """An :class:`~vidal.config.ExperimentConfig` from ``--config`` (or the defaults) with the
-    data flags of :func:`add_data_args` and ``overrides`` (nested dicts, None values dropped)
-    merged in."""
-    from vidal.config import ExperimentConfig, from_dict, load_config
-    from vidal.errors import ConfigError
-
-    merged: dict[str, Any] = {}
-    data = {
-        "format": args.format,
-        "annotations": args.annotations,
-        "videos": args.videos,
-        "split_file": args.split_file,
-    }
-    for key, value in [("data", data), *overrides.items()]:
-        if isinstance(value, dict):
-            value = {k: v for k, v in value.items() if v is not None}
-            if value:  # sections merge key by key: --train-split keeps --format and --annotations
-                merged[key] = {**merged.get(key, {}), **value}
-        elif value is not None:
-            merged[key] = value
-    if args.config:
-        return load_config(args.config, merged)
-    if args.format is None and (args.annotations or args.videos or args.split_file):
-        raise ConfigError(
-            "give --format (or --config) with --annotations, --videos or --split-file"
-        )
-    return from_dict(ExperimentConfig, {"name": name, **merged}, where="command line")
-
-
-def load_data(data: Any, split: str | None) -> Any:
-    """The videos of split ``split`` (``None``: all) of the dataset a :class:`DataConfig` names.
-
-    A dataset without any split gives all its videos for any split name, with a note on
-    stderr; an unknown split of a dataset that has splits is a :class:`ConfigError`.
-    """
-    from vidal.config import ExperimentConfig
-    from vidal.data import VideoDataset, load_dataset
-    from vidal.errors import ConfigError
-    from vidal.experiment import load_experiment_data, name_splits_from_file
-
-    if data.format == "synthetic":
-        train, test = load_experiment_data(ExperimentConfig(data=data))
-        full = VideoDataset(
-            list(train.class_names),
-            [*train.videos, *test.videos],
-            root=train.root,
-            splits={data.train_split: train.video_ids, data.test_split: test.video_ids},
-        )
-    else:
-        if data.annotations is None and data.format != "frames":
-            raise ConfigError(
-                f"--annotations (data.annotations) is required for format {data.format!r}"
-            )
-        full = load_dataset(
-            data.format, data.annotations, videos=data.videos, split_file=data.split_file
-        )
-        if data.split_file is not None:
-            name_splits_from_file(full, data.split_file)
-    if split is None:
-        return full
-    if split in full.splits:
-        out = full.split(split)
-        out.splits = {split: out.video_ids}
-        return out
-    if not full.splits:
-        print(
-            f"vidal: note: the dataset defines no splits; using all {len(full)} videos as {split!r}",
-            file=sys.stderr,
-        )
-        return full
-    raise ConfigError(f"the dataset has no split {split!r}; known splits: {sorted(full.splits)}")
-
-
-def checkpoint_meta(path: str | os.PathLike) -> dict:
-    """The ``extra`` dict ``vidal train`` stores in a checkpoint (class names, clip size...);
-    empty for checkpoints written elsewhere (e.g. by ``vidal run``)."""
-    import torch
-
-    from vidal.errors import VidalError
-
-    path = Path(path)
-    if not path.is_file():
-        raise VidalError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as e:
-        raise VidalError(f"{path}: cannot read checkpoint: {e}") from e
-    extra = state.get("extra") if isinstance(state, dict) else None
-    return dict(extra) if isinstance(extra, dict) else {}
-
-
-def check_pool_matches(pool: Any, dataset: Any, pool_path: str | os.PathLike) -> None:
-    """Raise :class:`ConfigError` unless ``pool`` covers exactly ``dataset``'s videos and frames."""
-    from vidal.errors import ConfigError
-
-    extra = [v for v in pool.num_frames if v not in dataset]
-    missing = [v.video_id for v in dataset if v.video_id not in pool.num_frames]
-    if extra or missing:
-        raise ConfigError(
-            f"{pool_path}: the pool and the dataset hold different videos "
-            f"({len(extra)} only in the pool, e.g. {extra[:3]}; {len(missing)} only in the dataset, "
-            f"e.g. {missing[:3]}); give the same videos and split the pool was made for"
-        )
-    for v in dataset:
-        if pool.num_frames[v.video_id] != v.num_frames:
-            raise ConfigError(
-                f"{pool_path}: video {v.video_id!r} has {pool.num_frames[v.video_id]} frames in the "
-                f"pool but {v.num_frames} in the dataset"
-            )
-
-
-# --------------------------------------------------------------------------- the command
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train the action detector on a dataset (config file or flags)",
+        help="train the action or the frame detector on a dataset (config file or flags)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -183,32 +60,28 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--pool", help="label pool JSON: train only on its labeled frames (e.g. from `vidal label`)"
     )
-    p.add_argument("--loss", help="masking, interpolation, mgw or stew (default: mgw)")
-    p.add_argument("--steps", type=int, help="optimisation steps (default: 150)")
-    p.add_argument("--batch-size", type=int, help="clips per step (default: 8)")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default: 5e-4)")
+    p.add_argument("--loss", help="action: masking, interpolation, mgw or stew (default: mgw)")
+    p.add_argument("--steps", type=int, help="optimisation steps (default: the config's)")
+    p.add_argument("--batch-size", type=int, help="clips or frames per step")
+    p.add_argument("--lr", type=float, help="learning rate (default: the task's)")
     p.add_argument(
         "--sigma",
         type=float,
         help="MGW / STeW Gaussian width in frames around each labeled frame (default: 1.3)",
     )
     p.add_argument(
-        "--cluster-weight",
-        type=float,
-        help="deep-clustering loss weight, 0 disables (default: 0.1)",
+        "--cluster-weight", type=float, help="deep-clustering loss weight, 0 disables it"
     )
     p.add_argument(
-        "--pos-weight",
-        type=float,
-        help="weight of the foreground term of the localization BCE (default: 1)",
+        "--pos-weight", type=float, help="weight of the foreground term of the localization BCE"
     )
     p.add_argument(
-        "--size", type=int, nargs=2, metavar=("H", "W"), help="input size (default: 64 64)"
+        "--size", type=int, nargs=2, metavar=("A", "B"), help="H W (action) or MIN MAX (detection)"
     )
-    p.add_argument("--clip-len", type=int, help="frames per clip (default: 8)")
-    p.add_argument("--preset", choices=["small", "full"], help="model size (default: small)")
+    p.add_argument("--clip-len", type=int, help="frames per clip (action)")
+    p.add_argument("--preset", help="model preset (action: small, full; detection: see docs)")
     p.add_argument("--i3d-weights", help="local pytorch-i3d checkpoint to initialise the encoder")
-    p.add_argument("--weights", help="a vidal checkpoint to start from (fine-tune)")
+    p.add_argument("--weights", help="a checkpoint (or detector weights) to start from")
     p.add_argument(
         "--labeled-fraction",
         type=float,
@@ -218,11 +91,52 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resume", action="store_true", help="continue from OUT/checkpoint.pt and OUT/pool.json"
     )
-    p.add_argument("--device", help="auto, cpu or cuda (default: auto)")
+    add_device_args(p)
     p.add_argument("--seed", type=int, help="seed (default: the config's first seed, 0)")
     p.add_argument("--out", help="output folder (default: the config's out, else runs/train)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    """The experiment config from ``--config`` and the flags (and a checkpoint's task)."""
+    cfg = config_from_args(
+        args,
+        {
+            "data": {"train_split": args.train_split},
+            "model": {
+                "preset": args.preset,
+                "clip_len": args.clip_len,
+                "size": list(args.size) if args.size else None,
+                "i3d_weights": args.i3d_weights,
+                "weights": args.weights,
+            },
+            "train": {
+                "loss": args.loss,
+                "steps": args.steps,
+                "batch_size": args.batch_size,
+                "lr": args.lr,
+                "sigma": args.sigma,
+                "cluster_weight": args.cluster_weight,
+                "pos_weight": args.pos_weight,
+            },
+            "device": args.device,
+            "seeds": None if args.seed is None else [args.seed],
+            "out": args.out,
+        },
+        name="train",
+    )
+    out = Path(cfg.out or "runs/train").expanduser()
+    start = out / "checkpoint.pt" if args.resume else args.weights
+    if start and Path(start).is_file():
+        from vidal.errors import VidalError
+        from vidal.tasks import checkpoint_task
+
+        try:
+            checkpoint_task(start)
+        except VidalError:  # pretrained detector weights, not a vidal checkpoint
+            return cfg
+        cfg = config_for_checkpoint(cfg, start, args)
+    return cfg
 
 
 def _train_pool(args: argparse.Namespace, train_set: Any, out: Path, seed: int) -> Any:
@@ -265,145 +179,127 @@ def _train_pool(args: argparse.Namespace, train_set: Any, out: Path, seed: int) 
     return pool
 
 
-def run(args: argparse.Namespace) -> int:
+def _train_set(args: argparse.Namespace, cfg: Any) -> tuple[Any, dict]:
+    """The videos to train on, and where they came from (for ``train.json``)."""
     from vidal.config import to_dict
     from vidal.data import load_dataset
-    from vidal.errors import ConfigError, VidalError
-    from vidal.experiment import build_task
-    from vidal.train.interrupt import TrainingInterrupted
+    from vidal.errors import ConfigError
+    from vidal.experiment import load_data
 
-    t0 = time.perf_counter()
-    if args.labels and not args.pool:
-        raise ConfigError("--labels needs --pool (the pool says which frames the person labeled)")
-    size = list(args.size) if args.size else None
-    cfg = config_from_args(
-        args,
-        {
-            "data": {"train_split": args.train_split},
-            "model": {
-                "preset": args.preset,
-                "clip_len": args.clip_len,
-                "size": size,
-                "i3d_weights": args.i3d_weights,
-                "weights": args.weights,
-            },
-            "train": {
-                "loss": args.loss,
-                "steps": args.steps,
-                "batch_size": args.batch_size,
-                "lr": args.lr,
-                "sigma": args.sigma,
-                "cluster_weight": args.cluster_weight,
-                "pos_weight": args.pos_weight,
-            },
-            "device": args.device,
-            "seeds": None if args.seed is None else [args.seed],
-            "out": args.out,
-        },
-        name="train",
-    )
-    if cfg.task != "action":
-        raise ConfigError(
-            f"vidal train trains the action detector; task {cfg.task!r} is not supported"
-        )
-    out = Path(os.path.expanduser(cfg.out or "runs/train"))
-    seed = int(cfg.seeds[0]) if cfg.seeds else 0
     if args.labels:
         train_set = load_dataset("vidal", args.labels)
         source: dict[str, Any] = {"labels": str(Path(args.labels).resolve())}
     else:
-        train_set = load_data(cfg.data, cfg.data.train_split)
+        train_set = load_data(cfg.data, cfg.data.train_split, progress=not args.no_progress)
         source = {**to_dict(cfg.data), "split": cfg.data.train_split}
     if train_set.num_classes < 1:
         raise ConfigError(
             "the dataset has no classes to train on (format 'frames' has no annotations): label "
             "frames with `vidal select` and `vidal label`, then train with --labels and --pool"
         )
+    return train_set, source
+
+
+def _model(args: argparse.Namespace, task: Any, out: Path, seed: int) -> tuple[Any, int]:
+    """The model to train and the steps it was trained for before (``--resume``)."""
+    from vidal.errors import VidalError
+
+    if not args.resume:
+        return task.build_model(seed=seed), 0
+    ckpt = out / "checkpoint.pt"
+    if not ckpt.is_file():
+        raise VidalError(f"--resume: no checkpoint at {ckpt} (train once without --resume)")
+    model = task.load_checkpoint(ckpt)
+    return model, int(getattr(model, "steps_trained", 0))
+
+
+def run(args: argparse.Namespace) -> int:
+    from vidal.errors import ConfigError
+    from vidal.tasks import build_task, check_config
+    from vidal.train.interrupt import TrainingInterrupted
+
+    t0 = time.perf_counter()
+    if args.labels and not args.pool:
+        raise ConfigError("--labels needs --pool (the pool says which frames the person labeled)")
+    cfg = _config(args)
+    check_config(cfg)
+    out = writable_dir(cfg.out or "runs/train")
+    seed = int(cfg.seeds[0])
+    train_set, source = _train_set(args, cfg)
     task = build_task(cfg, train_set, train_set, progress=not args.no_progress)
     pool = _train_pool(args, train_set, out, seed)
-    ckpt = out / "checkpoint.pt"
-    steps_before = 0
-    if args.resume:
-        if not ckpt.is_file():
-            raise VidalError(f"--resume: no checkpoint at {ckpt} (train once without --resume)")
-        model = task.load_checkpoint(ckpt)
-        steps_before = int(checkpoint_meta(ckpt).get("steps", 0))
-    elif cfg.model.weights:
-        model = task.load_checkpoint(Path(cfg.model.weights))
-    else:
-        model = task.build_model(seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
+    model, steps_before = _model(args, task, out, seed)
     pool.save(out / "pool.json")
     print(
-        f"vidal train: {len(train_set)} videos, {pool.num_labeled} of {pool.total_frames} frames "
-        f"labeled ({100 * pool.fraction_labeled:.1f}%), {cfg.train.steps} steps of {cfg.train.loss} "
-        f"on {task.device}" + (f", resuming after {steps_before} steps" if args.resume else ""),
+        f"vidal train: {cfg.task}, {len(train_set)} videos, {pool.num_labeled} of "
+        f"{pool.total_frames} frames labeled ({100 * pool.fraction_labeled:.1f}%), "
+        f"{cfg.train.steps} steps on {task.device}"
+        + (f", resuming after {steps_before} steps" if args.resume else ""),
         file=sys.stderr,
     )
-    # a checkpoint with its train state continues exactly (Adam moments, random states);
-    # an older one restarts Adam and draws new clips (the sampler's seed moves on)
-    exact = bool(args.resume and model.train_state is not None)
+    # an action checkpoint with its train state continues exactly (Adam moments, random
+    # states); otherwise training restarts its optimiser and draws new batches
+    exact = bool(args.resume and getattr(model, "train_state", None) is not None)
+    record = _Record(args, cfg, task, train_set, pool, source, t0, steps_before, exact)
     try:
         stats = task.train(model, pool, seed=seed if exact else seed + steps_before, resume=exact)
     except TrainingInterrupted as stop:
-        _save(args, cfg, model, train_set, pool, source, t0, steps_before, stop.steps_done, exact)
+        record.save(model, {"steps": stop.steps_done, "interrupted": True})
+        how = "with its exact train state " if cfg.task == "action" else ""
         print(
             f"vidal train: interrupted after {stop.steps_done} of {stop.steps} steps; the "
-            f"checkpoint with its exact train state is in {ckpt}; continue with the same "
-            f"command and --resume --steps {stop.steps - stop.steps_done}",
+            f"checkpoint {how}is in {out / 'checkpoint.pt'}; continue with the same command "
+            f"and --resume --steps {stop.steps - stop.steps_done}",
             file=sys.stderr,
         )
         return 130
-    _save(args, cfg, model, train_set, pool, source, t0, steps_before, stats["steps"], exact, stats)
+    record.save(model, stats)
     print(f"loss {stats.get('loss')} after {steps_before + stats['steps']} steps")
-    print(f"checkpoint: {ckpt}\nreport:     {out / 'train.json'}")
+    print(f"checkpoint: {out / 'checkpoint.pt'}\nreport:     {out / 'train.json'}")
+    print(
+        f"next: vidal eval --checkpoint {quote(out / 'checkpoint.pt')} "
+        + ("--config " + quote(args.config) if args.config else "(the same data flags)")
+    )
     return 0
 
 
-def _save(
-    args: argparse.Namespace,
-    cfg: Any,
-    model: Any,
-    train_set: Any,
-    pool: Any,
-    source: dict,
-    t0: float,
-    steps_before: int,
-    steps_done: int,
-    exact: bool,
-    stats: dict | None = None,
-) -> None:
-    """Write ``OUT/checkpoint.pt`` (with the exact train state) and ``OUT/train.json``."""
-    from vidal._io import atomic_write_json
-    from vidal.config import to_dict
-    from vidal.train.action import save_action_checkpoint
+@dataclass
+class _Record:
+    """Writes ``OUT/checkpoint.pt`` and ``OUT/train.json`` after training (or an interrupt)."""
 
-    out = Path(os.path.expanduser(cfg.out or "runs/train"))
-    ckpt = out / "checkpoint.pt"
-    steps_total = steps_before + steps_done
-    meta = {
-        "class_names": list(train_set.class_names),
-        "clip_len": int(cfg.model.clip_len),
-        "size": [int(s) for s in cfg.model.size],
-        "loss": cfg.train.loss,
-        "steps": steps_total,
-        "labeled_frames": pool.num_labeled,
-        "seed": int(cfg.seeds[0]) if cfg.seeds else 0,
-    }
-    save_action_checkpoint(model, ckpt, extra=meta, train_state=True)
-    report = {
-        "config": to_dict(cfg),
-        "data": source,
-        "videos": len(train_set),
-        "frames": pool.total_frames,
-        "labeled_frames": pool.num_labeled,
-        "labeled_fraction": pool.fraction_labeled,
-        "train": stats or {"steps": steps_done, "interrupted": True},
-        "steps_total": steps_total,
-        "resumed_from_steps": steps_before if args.resume else None,
-        "resumed_exactly": exact if args.resume else None,
-        "device": str(next(model.parameters()).device),
-        "seconds": round(time.perf_counter() - t0, 2),
-        "checkpoint": str(ckpt),
-    }
-    atomic_write_json(out / "train.json", report)
+    args: argparse.Namespace
+    cfg: Any
+    task: Any
+    train_set: Any
+    pool: Any
+    source: dict
+    t0: float
+    steps_before: int
+    exact: bool
+
+    def save(self, model: Any, stats: dict) -> None:
+        from vidal._io import atomic_write_json
+        from vidal.config import to_dict
+
+        out = Path(self.cfg.out or "runs/train").expanduser()
+        steps_total = self.steps_before + int(stats["steps"])
+        meta = {"steps": steps_total, "labeled_frames": self.pool.num_labeled}
+        meta["seed"] = int(self.cfg.seeds[0])
+        self.task.save_checkpoint(model, out / "checkpoint.pt", extra=meta, train_state=True)
+        report = {
+            "config": to_dict(self.cfg),
+            "task": self.cfg.task,
+            "data": self.source,
+            "videos": len(self.train_set),
+            "frames": self.pool.total_frames,
+            "labeled_frames": self.pool.num_labeled,
+            "labeled_fraction": self.pool.fraction_labeled,
+            "train": stats,
+            "steps_total": steps_total,
+            "resumed_from_steps": self.steps_before if self.args.resume else None,
+            "resumed_exactly": self.exact if self.args.resume else None,
+            "device": str(self.task.device),
+            "seconds": round(time.perf_counter() - self.t0, 2),
+            "checkpoint": str(out / "checkpoint.pt"),
+        }
+        atomic_write_json(out / "train.json", report)

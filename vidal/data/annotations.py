@@ -6,6 +6,7 @@ pixels, masks are boolean ``[H, W]``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -286,6 +287,42 @@ class VideoDataset:
             videos=[self[i] for i in video_ids],
             root=self.root,
             splits={},
+        )
+
+    def clipped_to_frames(self) -> VideoDataset:
+        """A copy whose boxes are clipped to their video's frame (``self`` when none leaves it).
+
+        Each box ``x1, y1, x2, y2`` is clipped to ``[0, width] x [0, height]`` of its video; a
+        box entirely outside keeps no area (detection training and evaluation drop it).
+        Tubes are new objects (masks shared); splits, root and class names are kept.
+        """
+
+        def outside(v: VideoAnnotation) -> bool:
+            return any(
+                len(tb.boxes)
+                and (
+                    tb.boxes[:, :2].min() < 0
+                    or tb.boxes[:, 2].max() > v.width
+                    or tb.boxes[:, 3].max() > v.height
+                )
+                for tb in v.tubes
+            )
+
+        if not any(outside(v) for v in self):
+            return self
+        videos = []
+        for v in self:
+            hi = np.array([v.width, v.height, v.width, v.height], np.float32)
+            tubes = [
+                Tube(tb.track_id, tb.label, tb.first_frame, np.clip(tb.boxes, 0, hi), tb.masks)
+                for tb in v.tubes
+            ]
+            videos.append(dataclasses.replace(v, tubes=tubes) if outside(v) else v)
+        return VideoDataset(
+            list(self.class_names),
+            videos,
+            root=self.root,
+            splits={k: list(ids) for k, ids in self.splits.items()},
         )
 
     def summary(self) -> dict:

@@ -33,19 +33,33 @@ the capsule layers use ``"same"`` padding and the decoder has one more upsamplin
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, NamedTuple, overload
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+import losses
+from vidal._io import atomic_write
 from vidal.errors import ConfigError, VidalError
+from vidal.models._files import read_checkpoint
 from vidal.models.capsules import ClassCapsules, ConvCapsules2d, PrimaryCapsules2d
 from vidal.models.i3d import CheckpointError, InceptionI3d, _check_clip, _state_dict_problems
 
-__all__ = ["ActionDetectorConfig", "ActionOutput", "ActionDetector"]
+__all__ = [
+    "ActionDetectorConfig",
+    "ActionOutput",
+    "ActionDetector",
+    "ActionModel",
+    "save_action_checkpoint",
+    "load_action_checkpoint",
+    "action_checkpoint_meta",
+]
 
 # encoder endpoints the decoder uses, finest first; their strides are (2,2,2), (2,4,4),
 # (2,8,8) and (4,16,16)
@@ -460,3 +474,107 @@ class ActionDetector(nn.Module):
                 f"({self.config}): " + " | ".join(problems)
             )
         return super().load_state_dict(state_dict, strict=strict, assign=assign)
+
+
+# -- the trained model and its checkpoint format ---------------------------------------------
+
+_FORMAT = "vidal-action"
+
+
+class ActionModel(nn.Module):
+    """The detector and, for CLAUS, the deep-clustering head on its latent features.
+
+    Args:
+        config: the detector's settings.
+        num_clusters: clusters of the clustering head (CLAUS: K = 5).
+    """
+
+    def __init__(self, config: ActionDetectorConfig, *, num_clusters: int = 5) -> None:
+        super().__init__()
+        self.detector = ActionDetector(config)
+        self.clustering = losses.DeepClustering(
+            self.detector.feature_dim, num_clusters=num_clusters
+        )
+        self.clusters_initialised = False
+        self.steps_trained = 0
+        #: what continues training exactly where it stopped (optimiser moments, the clip
+        #: sampler's and torch's random states); set by :func:`train_action_model`
+        self.train_state: dict | None = None
+
+    @property
+    def config(self) -> ActionDetectorConfig:
+        return self.detector.config
+
+
+def save_action_checkpoint(
+    model: ActionModel,
+    path: str | os.PathLike,
+    *,
+    extra: dict | None = None,
+    train_state: bool = False,
+) -> Path:
+    """Save weights and config so :func:`load_action_checkpoint` rebuilds the model (atomic).
+
+    Args:
+        model: the model.
+        path: where to write.
+        extra: JSON-able metadata stored under ``"extra"``.
+        train_state: also store ``model.train_state`` (Adam moments and random states, about
+            twice the weights' size) so that training resumes exactly.
+    """
+    state = {
+        "format": _FORMAT,
+        "config": dataclasses.asdict(model.config),
+        "num_clusters": model.clustering.num_clusters,
+        "clusters_initialised": model.clusters_initialised,
+        "steps_trained": model.steps_trained,
+        "model": model.state_dict(),
+        "extra": extra or {},
+    }
+    if train_state and model.train_state is not None:
+        state["train_state"] = model.train_state
+    return atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_action_checkpoint(
+    path: str | os.PathLike,
+    *,
+    num_classes: int | None = None,
+) -> ActionModel:
+    """Rebuild an :class:`ActionModel` (on the CPU) from a checkpoint, never running code.
+
+    Args:
+        path: the checkpoint.
+        num_classes: the class count the caller expects; a checkpoint for another count is
+            refused with an error naming both.
+
+    Raises:
+        VidalError: the file is missing, empty, not an action-detector checkpoint, or for
+            another class count.
+    """
+    path = Path(path)
+    state = read_checkpoint(path, what="vidal action-detector checkpoint")
+    if not isinstance(state, dict) or state.get("format") != _FORMAT:
+        raise VidalError(f"{path}: not a vidal action-detector checkpoint")
+    try:
+        config = ActionDetectorConfig(**state["config"])
+    except (TypeError, KeyError) as e:
+        raise VidalError(f"{path}: a damaged action-detector checkpoint ({e})") from e
+    if num_classes is not None and config.num_classes != num_classes:
+        raise VidalError(
+            f"{path}: checkpoint is for num_classes={config.num_classes}, the dataset has {num_classes}"
+        )
+    model = ActionModel(config, num_clusters=int(state["num_clusters"]))
+    model.load_state_dict(state["model"])
+    model.clusters_initialised = bool(state["clusters_initialised"])
+    model.steps_trained = int(state.get("steps_trained", 0))
+    model.train_state = state.get("train_state")
+    return model
+
+
+def action_checkpoint_meta(path: str | os.PathLike) -> dict:
+    """The ``extra`` dict stored with a checkpoint (``vidal train``: class names, clip size,
+    steps...); empty for checkpoints written without one (``vidal run``'s cycles)."""
+    state = read_checkpoint(path, what="vidal action-detector checkpoint")
+    extra = state.get("extra") if isinstance(state, dict) else None
+    return dict(extra) if isinstance(extra, dict) else {}

@@ -13,6 +13,8 @@ Besides ``__call__`` a selector states two class attributes, which the contract 
 - ``requires: frozenset[str]``: what it reads from :class:`FrameScores`: ``"frames"``,
   ``"features"``, ``"centers"``, or ``"extra:<name>"`` for ``scores.extra[<name>]``.
 - ``stochastic: bool``: whether its result depends on ``rng``.
+- ``picks_videos: bool`` (optional, default false): whether it chooses videos for a
+  video-level label (``Selection.videos``; hybrid selection).
 
 Shared conventions (:mod:`vidal.select._common`): budgets are upper bounds per axis (a
 budget larger than what is left takes what is left), ties go to the lower video id then the

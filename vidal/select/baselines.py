@@ -304,6 +304,7 @@ class VideoSelector:
 
     requires: ClassVar[frozenset[str]] = frozenset({"frames"})
     stochastic: ClassVar[bool] = False
+    picks_videos: ClassVar[bool] = True
 
     def __call__(
         self, scores: FrameScores, pool: LabelPool, budget: Budget, rng: np.random.Generator

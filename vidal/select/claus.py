@@ -156,6 +156,7 @@ class CLAUSSelector:
     kmeans_iters: int = 50
     requires: ClassVar[frozenset[str]] = frozenset({"frames", "features"})
     stochastic: ClassVar[bool] = True
+    picks_videos: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         check_option(

@@ -9,35 +9,30 @@ loss and, for CLAUS, the deep-clustering loss (CVPR 2023, Eq. 3) on the latent f
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from tqdm.auto import tqdm
 
 import losses
+from vidal.config import TASK_DEFAULTS, ModelConfig, TrainConfig
 from vidal.data.annotations import VideoAnnotation, VideoDataset
 from vidal.data.store import FrameStore
 from vidal.errors import ConfigError, VidalError
-from vidal.models.action import ActionDetector, ActionDetectorConfig
+from vidal.models.action import ActionModel
 from vidal.pool import LabelPool
 from vidal.train.interrupt import TrainingInterrupted, stop_on_interrupt
 
 __all__ = [
     "LOCALIZATION_LOSSES",
-    "ActionModel",
     "ActionTrainConfig",
     "SparseClipSampler",
     "clip_to_tensor",
     "train_action_model",
     "video_class",
-    "save_action_checkpoint",
-    "load_action_checkpoint",
 ]
 
 
@@ -89,6 +84,9 @@ LOCALIZATION_LOSSES: dict[str, Callable[..., Tensor]] = {
 class ActionTrainConfig:
     """How to train the action detector on the labeled frames of a pool.
 
+    The defaults are those of the experiment config (:class:`vidal.config.TrainConfig`,
+    :class:`~vidal.config.ModelConfig` and :data:`~vidal.config.TASK_DEFAULTS`).
+
     Args:
         loss: localization loss, one of :data:`LOCALIZATION_LOSSES`.
         steps: optimisation steps.
@@ -107,18 +105,18 @@ class ActionTrainConfig:
             background early in training (``None``: 1).
     """
 
-    loss: str = "mgw"
-    steps: int = 150
-    batch_size: int = 8
-    lr: float = 5e-4
-    sigma: float = 1.3
+    loss: str = TrainConfig.loss
+    steps: int = TrainConfig.steps
+    batch_size: int = TrainConfig.batch_size
+    lr: float = TASK_DEFAULTS["action"]["lr"]
+    sigma: float = TrainConfig.sigma
     stew_window: int = 2
-    cls_weight: float = 1.0
-    cluster_weight: float = 0.0
-    clip_len: int = 8
-    size: tuple[int, int] = (64, 64)
-    pos_weight: float | None = None
-    initial_steps: int | None = None
+    cls_weight: float = TrainConfig.cls_weight
+    cluster_weight: float = TrainConfig.cluster_weight
+    clip_len: int = ModelConfig.clip_len
+    size: tuple[int, int] = TASK_DEFAULTS["action"]["size"]
+    pos_weight: float | None = TrainConfig.pos_weight
+    initial_steps: int | None = TrainConfig.initial_steps
 
     def __post_init__(self) -> None:
         if self.loss not in LOCALIZATION_LOSSES:
@@ -129,31 +127,6 @@ class ActionTrainConfig:
             raise ConfigError(
                 f"steps={self.steps} must be >= 0 and batch_size={self.batch_size} >= 1"
             )
-
-
-class ActionModel(nn.Module):
-    """The detector and, for CLAUS, the deep-clustering head on its latent features.
-
-    Args:
-        config: the detector's settings.
-        num_clusters: clusters of the clustering head (CLAUS: K = 5).
-    """
-
-    def __init__(self, config: ActionDetectorConfig, *, num_clusters: int = 5) -> None:
-        super().__init__()
-        self.detector = ActionDetector(config)
-        self.clustering = losses.DeepClustering(
-            self.detector.feature_dim, num_clusters=num_clusters
-        )
-        self.clusters_initialised = False
-        self.steps_trained = 0
-        #: what continues training exactly where it stopped (optimiser moments, the clip
-        #: sampler's and torch's random states); set by :func:`train_action_model`
-        self.train_state: dict | None = None
-
-    @property
-    def config(self) -> ActionDetectorConfig:
-        return self.detector.config
 
 
 def clip_to_tensor(frames: np.ndarray) -> Tensor:
@@ -413,69 +386,3 @@ def _init_clusters(model: ActionModel, sampler: SparseClipSampler, device: torch
         model.clustering.init_kmeans(features, seed=int(sampler.rng.integers(1 << 31)))
         model.clusters_initialised = True
     model.train()
-
-
-def save_action_checkpoint(
-    model: ActionModel,
-    path: str | os.PathLike,
-    *,
-    extra: dict | None = None,
-    train_state: bool = False,
-) -> Path:
-    """Save weights and config so :func:`load_action_checkpoint` rebuilds the model (atomic).
-
-    Args:
-        model: the model.
-        path: where to write.
-        extra: JSON-able metadata stored under ``"extra"``.
-        train_state: also store ``model.train_state`` (Adam moments and random states, about
-            twice the weights' size) so that training resumes exactly.
-    """
-    from vidal._io import atomic_write
-
-    state = {
-        "format": "vidal-action",
-        "config": dataclasses.asdict(model.config),
-        "num_clusters": model.clustering.num_clusters,
-        "clusters_initialised": model.clusters_initialised,
-        "steps_trained": model.steps_trained,
-        "model": model.state_dict(),
-        "extra": extra or {},
-    }
-    if train_state and model.train_state is not None:
-        state["train_state"] = model.train_state
-    return atomic_write(path, lambda tmp: torch.save(state, tmp))
-
-
-def load_action_checkpoint(
-    path: str | os.PathLike,
-    *,
-    num_classes: int | None = None,
-    map_location: str | torch.device = "cpu",
-) -> ActionModel:
-    """Rebuild an :class:`ActionModel` from a checkpoint (``torch.load(weights_only=True)``).
-
-    Args:
-        path: the checkpoint.
-        num_classes: the class count the caller expects; a checkpoint for another count is
-            refused with an error naming both.
-        map_location: where to load tensors.
-    """
-    path = Path(path)
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except (OSError, RuntimeError, EOFError) as e:
-        raise VidalError(f"{path}: cannot read checkpoint: {e}") from e
-    if not isinstance(state, dict) or state.get("format") != "vidal-action":
-        raise VidalError(f"{path}: not a vidal action-detector checkpoint")
-    config = ActionDetectorConfig(**state["config"])
-    if num_classes is not None and config.num_classes != num_classes:
-        raise VidalError(
-            f"{path}: checkpoint is for num_classes={config.num_classes}, the dataset has {num_classes}"
-        )
-    model = ActionModel(config, num_clusters=int(state["num_clusters"]))
-    model.load_state_dict(state["model"])
-    model.clusters_initialised = bool(state["clusters_initialised"])
-    model.steps_trained = int(state.get("steps_trained", 0))
-    model.train_state = state.get("train_state")
-    return model

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from vidal.data.annotations import VideoDataset
 from vidal.errors import ConfigError, VidalError
 from vidal.pool import LabelPool
+from vidal.train.interrupt import TrainingInterrupted, stop_on_interrupt
 
 __all__ = ["FrameReader", "LabeledFrames", "train_detector", "detect_frames", "detect_video"]
 
@@ -172,6 +173,8 @@ def train_detector(
 
     Raises:
         VidalError: the pool has no labeled frame, or the loss is not finite.
+        TrainingInterrupted: Ctrl-C; the model holds the weights after ``steps_done`` steps
+            (the optimiser's momentum is not kept).
     """
     if epochs is not None and steps is not None:
         raise ConfigError("give epochs or steps, not both")
@@ -203,11 +206,18 @@ def train_detector(
     )
 
     losses: list[float] = []
-    with _bn_stats_kept(model, keep_bn_stats), torch.random.fork_rng(devices=_fork_devices(device)):
+    with (
+        _bn_stats_kept(model, keep_bn_stats),
+        torch.random.fork_rng(devices=_fork_devices(device)),
+        stop_on_interrupt() as stop,
+    ):
         torch.manual_seed(seed)
         with tqdm(total=total, desc="train detector", disable=not progress, leave=False) as bar:
             while len(losses) < total:
                 for images, targets in loader:
+                    if stop.requested:  # Ctrl-C: stop at this step boundary
+                        model.eval()
+                        raise TrainingInterrupted(len(losses), total)
                     batch = []
                     for image, target in zip(images, targets, strict=True):
                         if hflip > 0 and torch.rand((), generator=flips).item() < hflip:

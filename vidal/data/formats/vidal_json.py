@@ -135,7 +135,15 @@ def read_vidal(path: str | os.PathLike, *, clip_boxes: bool = False) -> VideoDat
     if mp.exists():
         with np.load(mp) as z:
             masks = {k: z[k] for k in z.files}
-    classes = list(header["classes"])
+    classes = header.get("classes")
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise AnnotationError(
+            f'{path}: "classes" must be a list of class names, got {classes!r}'
+            if "classes" in header
+            else f'{path}: no "classes" list (the class names, in label order)'
+        )
+    if len(set(classes)) != len(classes):
+        raise AnnotationError(f'{path}: "classes" names a class twice: {classes}')
     out = []
     for i, obj in enumerate(videos):
         try:
@@ -167,6 +175,11 @@ def read_vidal(path: str | os.PathLike, *, clip_boxes: bool = False) -> VideoDat
             ) from e
         except AnnotationError as e:
             raise AnnotationError(f"{path}: {e}") from e
+        for name in ("num_frames", "width", "height"):
+            if getattr(v, name) < 1:
+                raise AnnotationError(
+                    f"{path}: {v.video_id}: {name} {getattr(v, name)} must be >= 1"
+                )
         for t in v.tubes:
             if not 0 <= t.label < len(classes):
                 raise AnnotationError(

@@ -1,15 +1,20 @@
-"""Model families the active-learning loop drives: spatio-temporal action detection.
+"""Spatio-temporal action detection as an active-learning task.
 
-A task builds, trains, scores and evaluates one kind of model (see :class:`vidal.loop.Task`).
-:class:`ActionTask` is the capsule action detector of Active Sparse Labeling (NeurIPS 2022)
-and CLAUS (CVPR 2023), scored by MC-dropout pixel uncertainty and evaluated by localization
-accuracy; the detection task lives in :mod:`vidal.detection_task`.
+:class:`ActionTask` drives the capsule action detector of Active Sparse Labeling (NeurIPS
+2022) and CLAUS (CVPR 2023): trained on sparse frame labels, scored by MC-dropout pixel
+uncertainty, evaluated by localization accuracy. :func:`build_action_task` makes one from an
+:class:`~vidal.config.ExperimentConfig`; :func:`check_action_config` checks such a config's
+action fields before any work starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,24 +23,41 @@ from tqdm.auto import tqdm
 from vidal.data.annotations import VideoDataset
 from vidal.data.check import decoded_videos, undecodable
 from vidal.data.store import FrameStore
-from vidal.errors import DecodeError
+from vidal.errors import ConfigError, DecodeError
 from vidal.metrics.localization import LocalizationAccumulator
-from vidal.models.action import ActionDetectorConfig
+from vidal.models.action import (
+    ActionDetectorConfig,
+    ActionModel,
+    action_checkpoint_meta,
+    load_action_checkpoint,
+    save_action_checkpoint,
+)
 from vidal.pool import LabelPool
 from vidal.scoring.scorers import get_scorer
 from vidal.scoring.stream import loader_clips, score_dataset
 from vidal.select.base import FrameScores
 from vidal.train.action import (
-    ActionModel,
+    LOCALIZATION_LOSSES,
     ActionTrainConfig,
     clip_to_tensor,
-    load_action_checkpoint,
-    save_action_checkpoint,
     train_action_model,
     video_class,
 )
 
-__all__ = ["ActionTask", "predict_video", "clip_windows"]
+__all__ = [
+    "ActionTask",
+    "ACTION_PRESETS",
+    "build_action_task",
+    "check_action_config",
+    "predict_video",
+    "clip_windows",
+]
+
+#: ``model.preset`` -> the detector's settings for ``num_classes``.
+ACTION_PRESETS: dict[str, Callable[..., ActionDetectorConfig]] = {
+    "small": ActionDetectorConfig.small,
+    "full": ActionDetectorConfig.full,
+}
 
 
 def clip_windows(num_frames: int, clip_len: int) -> list[int]:
@@ -109,6 +131,7 @@ class ActionTask:
         score_stride: frames between scoring clips (overlapping clips are averaged).
         device: where everything runs.
         i3d_weights: local pytorch-i3d checkpoint to initialise the encoder with.
+        weights: a vidal action checkpoint to start from (fine-tuning) instead of a new model.
         taus: localization thresholds to report.
         progress: show progress bars.
     """
@@ -126,6 +149,7 @@ class ActionTask:
         score_stride: int = 4,
         device: torch.device | str = "cpu",
         i3d_weights: str | None = None,
+        weights: str | None = None,
         taus: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5),
         progress: bool = True,
     ) -> None:
@@ -135,7 +159,7 @@ class ActionTask:
         self.scorer = get_scorer(scorer, **(scorer_options or {}))
         self.passes, self.score_stride = passes, score_stride
         self.device = torch.device(device)
-        self.i3d_weights = i3d_weights
+        self.i3d_weights, self.weights = i3d_weights, weights
         self.taus = taus
         self.progress = progress
         self.primary_metric = "frame_loc@0.5" if 0.5 in taus else f"frame_loc@{taus[-1]}"
@@ -144,6 +168,9 @@ class ActionTask:
 
     # ------------------------------------------------------------------ models
     def build_model(self, *, seed: int) -> ActionModel:
+        """A new detector initialised from ``seed`` (and ``i3d_weights``), or ``weights``."""
+        if self.weights:
+            return self.load_checkpoint(Path(self.weights))
         torch.manual_seed(seed)
         model = ActionModel(self.model_config)
         if self.i3d_weights:
@@ -152,8 +179,24 @@ class ActionTask:
             load_i3d_weights(model.detector.encoder, self.i3d_weights)
         return model.to(self.device)
 
-    def save_checkpoint(self, model: ActionModel, path: Path) -> None:
-        save_action_checkpoint(model, path)
+    def save_checkpoint(
+        self,
+        model: ActionModel,
+        path: Path,
+        *,
+        extra: dict | None = None,
+        train_state: bool = False,
+    ) -> None:
+        """Write the model with what reads it back (class names, clip length, input size)."""
+        meta = {
+            "class_names": list(self.train_set.class_names),
+            "clip_len": int(self.train_config.clip_len),
+            "size": [int(v) for v in self.train_config.size],
+            "loss": self.train_config.loss,
+        }
+        save_action_checkpoint(
+            model, path, extra={**meta, **(extra or {})}, train_state=train_state
+        )
 
     def load_checkpoint(self, path: Path) -> ActionModel:
         return load_action_checkpoint(path, num_classes=self.model_config.num_classes).to(
@@ -247,3 +290,86 @@ class ActionTask:
         out["mean_frame_iou"] = result["mean_frame_iou"]
         out["classification_accuracy"] = correct / total if total else None
         return out
+
+
+def check_action_config(cfg: Any) -> None:
+    """Check the action fields of an :class:`~vidal.config.ExperimentConfig` (no data read).
+
+    Raises:
+        ConfigError: an unknown preset, loss or scorer, or a clip size the network cannot take.
+    """
+    from vidal.scoring.scorers import SCORERS
+
+    if cfg.model.preset not in ACTION_PRESETS:
+        raise ConfigError(
+            f"model.preset={cfg.model.preset!r} is not an action model preset; known: "
+            f"{sorted(ACTION_PRESETS)}"
+        )
+    if cfg.train.loss not in LOCALIZATION_LOSSES:
+        raise ConfigError(
+            f"train.loss={cfg.train.loss!r} unknown; known losses: {sorted(LOCALIZATION_LOSSES)}"
+        )
+    if cfg.score.scorer not in SCORERS:
+        raise ConfigError(
+            f"score.scorer={cfg.score.scorer!r} unknown; known scorers: {sorted(SCORERS)}"
+        )
+    if cfg.model.clip_len % 4:
+        raise ConfigError(f"model.clip_len={cfg.model.clip_len} must be a multiple of 4")
+    size = cfg.model.size_for("action")
+    if any(v % 16 for v in size):
+        raise ConfigError(f"model.size={list(size)} must be multiples of 16 (height, width)")
+
+
+def build_action_task(
+    cfg: Any,
+    train_set: VideoDataset,
+    test_set: VideoDataset,
+    *,
+    device: torch.device | str,
+    progress: bool,
+) -> ActionTask:
+    """The :class:`ActionTask` an :class:`~vidal.config.ExperimentConfig` describes."""
+    check_action_config(cfg)
+    model_config = dataclasses.replace(
+        ACTION_PRESETS[cfg.model.preset](num_classes=train_set.num_classes),
+        capsule_dropout=cfg.model.dropout,
+    )
+    t = cfg.train
+    train_config = ActionTrainConfig(
+        loss=t.loss,
+        steps=t.steps,
+        batch_size=t.batch_size,
+        lr=t.lr_for("action"),
+        sigma=t.sigma,
+        cls_weight=t.cls_weight,
+        cluster_weight=t.cluster_weight,
+        initial_steps=t.initial_steps,
+        pos_weight=t.pos_weight,
+        clip_len=cfg.model.clip_len,
+        size=cfg.model.size_for("action"),
+    )
+    return ActionTask(
+        train_set,
+        test_set,
+        model_config=model_config,
+        train_config=train_config,
+        scorer=cfg.score.scorer,
+        scorer_options={"tau": cfg.score.tau} if cfg.score.scorer == "uncertainty" else {},
+        passes=cfg.score.passes,
+        score_stride=cfg.score.stride,
+        device=device,
+        i3d_weights=cfg.model.i3d_weights,
+        weights=None if cfg.model.weights is None else os.path.expanduser(cfg.model.weights),
+        progress=progress,
+    )
+
+
+def action_config_from_checkpoint(cfg: Any, path: str | Path) -> Any:
+    """``cfg`` with the model settings an action checkpoint was trained with (clip, size)."""
+    meta = action_checkpoint_meta(path)
+    model = cfg.model
+    if "clip_len" in meta:
+        model = dataclasses.replace(model, clip_len=int(meta["clip_len"]))
+    if "size" in meta:
+        model = dataclasses.replace(model, size=tuple(int(v) for v in meta["size"]))
+    return dataclasses.replace(cfg, model=model)

@@ -46,10 +46,11 @@ field                       meaning for detection
                             over the defaults: :data:`LOW_RES_OPTIONS` for
                             ``mobilenet_v3_fpn`` at ``min_size <= 320``, torchvision's else
 ``train.initial_steps``     SGD steps of the first cycle, from scratch (default ``steps``)
-``train.steps``             SGD steps per cycle (``train.epochs``, when the config has that
-                            field and sets it, wins: the thesis trains 10 or 6 epochs)
+``train.steps``             SGD steps per cycle (``train.epochs``, when set, wins: the
+                            thesis trains 10 or 6 epochs)
 ``train.batch_size``        frames per step (thesis: 12)
-``train.lr``                initial SGD learning rate (thesis: 0.02 SYNTHIA-AL, 0.001 VID)
+``train.lr``                initial SGD learning rate (default 0.02, the thesis' SYNTHIA-AL
+                            value; 0.001 for ImageNet-VID)
 ``train.workers``           data-loading processes
 ``score.scorer``            ``detection`` (or the default ``uncertainty``): all scores above
 ``select.options.window``   temporal representativeness ``k`` (1 SYNTHIA-AL, 3 ImageNet-VID)
@@ -70,7 +71,6 @@ Example:
 from __future__ import annotations
 
 import os
-import pickle
 import time
 import warnings
 from collections.abc import Sequence
@@ -80,32 +80,37 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torchvision.ops.misc import FrozenBatchNorm2d
 from tqdm.auto import tqdm
 
-from vidal._io import atomic_write
-from vidal.data.annotations import Tube, VideoAnnotation, VideoDataset
+from vidal.config import TASK_DEFAULTS, TrainConfig
+from vidal.data.annotations import VideoAnnotation, VideoDataset
 from vidal.data.check import decoded_videos, undecodable
 from vidal.data.store import FrameStore
-from vidal.errors import AnnotationError, ConfigError, DecodeError, VidalError
+from vidal.errors import AnnotationError, ConfigError, DecodeError
 from vidal.metrics.voc import DetectionAPAccumulator, postprocess_detections
-from vidal.models.detector import BACKBONES, build_detector
+from vidal.models.detector import BACKBONES
+from vidal.models.detector_checkpoint import (
+    STEPS_TRAINED,
+    build_from_args,
+    load_detector_checkpoint,
+    own_checkpoint_state,
+    save_detector_checkpoint,
+)
 from vidal.pool import LabelPool
 from vidal.scoring.detection import detection_frame_scores
 from vidal.select.base import FrameScores
 from vidal.train.detection import detect_frames, train_detector
+from vidal.train.interrupt import TrainingInterrupted
 
 __all__ = [
     "DETECTION_PRESETS",
     "LOW_RES_OPTIONS",
     "DetectionTask",
-    "VideoFrames",
     "build_detection_task",
-    "clip_dataset_boxes",
+    "check_detection_config",
+    "detection_config_from_checkpoint",
 ]
 
-#: attribute of a detector that counts the optimisation steps the task has trained it for
-STEPS_TRAINED = "vidal_steps_trained"
 
 #: ``model.preset`` -> detector backbone (the action presets map to the CPU and thesis sizes).
 DETECTION_PRESETS: dict[str, str] = {
@@ -125,70 +130,6 @@ LOW_RES_OPTIONS: dict[str, int] = {
     "rpn_post_nms_top_n_train": 500,
     "box_batch_size_per_image": 128,
 }
-_CHECKPOINT_FORMAT = "vidal-detector"
-
-
-def clip_dataset_boxes(dataset: VideoDataset) -> VideoDataset:
-    """A copy of ``dataset`` whose boxes are clipped to their video's frame.
-
-    Each box ``x1, y1, x2, y2`` is clipped to ``[0, width] x [0, height]`` of its video; a
-    box entirely outside keeps no area and is dropped by training and evaluation. Tubes,
-    splits, root and class names are kept (the tubes are new objects; masks are shared).
-
-    Args:
-        dataset: the annotations.
-
-    Returns:
-        The clipped dataset (``dataset`` itself when no box leaves its frame).
-    """
-
-    def outside(v: VideoAnnotation) -> bool:
-        return any(
-            len(tb.boxes)
-            and (
-                tb.boxes[:, :2].min() < 0
-                or tb.boxes[:, 2].max() > v.width
-                or tb.boxes[:, 3].max() > v.height
-            )
-            for tb in v.tubes
-        )
-
-    if not any(outside(v) for v in dataset):
-        return dataset
-    videos = []
-    for v in dataset:
-        if not outside(v):
-            videos.append(v)
-            continue
-        hi = np.array([v.width, v.height, v.width, v.height], np.float32)
-        tubes = [
-            Tube(
-                tb.track_id,
-                tb.label,
-                tb.first_frame,
-                np.clip(tb.boxes, 0, hi).astype(np.float32),
-                tb.masks,
-            )
-            for tb in v.tubes
-        ]
-        videos.append(
-            VideoAnnotation(
-                v.video_id,
-                v.num_frames,
-                v.width,
-                v.height,
-                fps=v.fps,
-                label=v.label,
-                tubes=tubes,
-                path=v.path,
-            )
-        )
-    return VideoDataset(
-        list(dataset.class_names),
-        videos,
-        root=dataset.root,
-        splits={k: list(ids) for k, ids in dataset.splits.items()},
-    )
 
 
 def _gt(video: VideoAnnotation, t: int) -> tuple[np.ndarray, np.ndarray]:
@@ -197,65 +138,6 @@ def _gt(video: VideoAnnotation, t: int) -> tuple[np.ndarray, np.ndarray]:
     boxes = np.asarray(gt.boxes, np.float32).reshape(-1, 4)
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     return boxes[keep], np.asarray(gt.labels, np.int64).reshape(-1)[keep]
-
-
-class VideoFrames:
-    """Frames of a dataset's videos at the annotation size, as detection and flow read them.
-
-    Whole videos come from a :class:`~vidal.data.store.FrameStore` (decoded once, kept while
-    they fit in ``max_bytes``). When the whole dataset fits, single frames are cut from the
-    cached videos too; when it does not (ImageNet-VID), single frames are decoded on their
-    own, so training on frames scattered over thousands of videos never decodes whole videos.
-    A decoded frame whose size differs from the annotation's is resized to it (with a warning).
-
-    Calling the object, ``frames(video_id, indices) -> ndarray[N, H, W, 3]``, is the
-    ``read_frames`` of :func:`vidal.train.detection.train_detector` (picklable, for workers).
-
-    Args:
-        dataset: the videos.
-        max_bytes: memory for decoded videos.
-    """
-
-    def __init__(self, dataset: VideoDataset, *, max_bytes: int = 2 << 30) -> None:
-        self.dataset = dataset
-        self.store = FrameStore(dataset, size=None, max_bytes=max_bytes)
-        total = sum(v.num_frames * v.width * v.height * 3 for v in dataset)
-        self.cache_all = total <= max_bytes
-        self._warned: set[str] = set()
-
-    def _fit(self, video_id: str, frames: np.ndarray) -> np.ndarray:
-        v = self.dataset[video_id]
-        if frames.shape[1:3] == (v.height, v.width):
-            return frames
-        if video_id not in self._warned:
-            self._warned.add(video_id)
-            warnings.warn(
-                f"{video_id}: decoded frames are {frames.shape[2]}x{frames.shape[1]}, the annotations "
-                f"say {v.width}x{v.height}; resizing the frames to the annotations",
-                stacklevel=3,
-            )
-        import cv2
-
-        return np.stack(
-            [cv2.resize(f, (v.width, v.height), interpolation=cv2.INTER_AREA) for f in frames]
-        )
-
-    def video(self, video_id: str) -> np.ndarray:
-        """All frames of ``video_id``: uint8 RGB ``ndarray[T, H, W, 3]`` (``T`` as annotated)."""
-        return self._fit(video_id, self.store.frames(video_id))
-
-    def __call__(self, video_id: str, indices: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Frames ``indices`` of ``video_id``: uint8 RGB ``ndarray[N, H, W, 3]``, in order."""
-        idx = np.asarray(list(indices), dtype=np.int64)
-        if self.cache_all:
-            return self.video(video_id)[idx]
-        from vidal.data.video import open_video
-
-        with open_video(self.dataset.video_path(video_id)) as reader:
-            if len(reader) == 0:
-                raise DecodeError(f"{video_id}: no frames decoded")
-            # a video shorter than annotated repeats its last frame, as FrameStore does
-            return self._fit(video_id, reader.get_batch(np.minimum(idx, len(reader) - 1)))
 
 
 class DetectionTask:
@@ -308,15 +190,15 @@ class DetectionTask:
         test_set: VideoDataset,
         *,
         backbone: str = "mobilenet_v3_fpn",
-        min_size: int = 300,
-        max_size: int = 1000,
+        min_size: int = TASK_DEFAULTS["detection"]["size"][0],
+        max_size: int = TASK_DEFAULTS["detection"]["size"][1],
         weights: str | os.PathLike | None = None,
         detector_options: dict[str, Any] | None = None,
         steps: int | None = None,
         epochs: int | None = None,
         initial_steps: int | None = None,
-        batch_size: int = 12,
-        lr: float = 0.02,
+        batch_size: int = TrainConfig.batch_size,
+        lr: float = TASK_DEFAULTS["detection"]["lr"],
         train_options: dict[str, Any] | None = None,
         workers: int = 0,
         flow_cache: str | os.PathLike = "flows",
@@ -343,8 +225,8 @@ class DetectionTask:
             raise ConfigError("give steps or epochs per cycle, not both")
         if eval_every < 1 or detect_batch_size < 1:
             raise ConfigError("eval_every and detect_batch_size must be >= 1")
-        self.train_set = clip_dataset_boxes(train_set)
-        self.test_set = clip_dataset_boxes(test_set)
+        self.train_set = train_set.clipped_to_frames()
+        self.test_set = test_set.clipped_to_frames()
         self.class_names = list(train_set.class_names)
         self.build_args: dict[str, Any] = {
             "num_classes": train_set.num_classes,
@@ -377,22 +259,12 @@ class DetectionTask:
         self.eval_every, self.detect_batch_size = eval_every, detect_batch_size
         self.device = torch.device(device)
         self.progress = progress
-        self.train_frames = VideoFrames(self.train_set, max_bytes=max_bytes)
-        self.test_frames = VideoFrames(self.test_set, max_bytes=max_bytes)
+        self.train_frames = FrameStore(self.train_set, max_bytes=max_bytes)
+        self.test_frames = FrameStore(self.test_set, max_bytes=max_bytes)
         #: seconds spent in each part of the last :meth:`score` call
         self.last_score_timing: dict[str, float] = {}
 
     # ------------------------------------------------------------------ models
-    def _build(self, build: dict[str, Any], weights: str | os.PathLike | None) -> nn.Module:
-        return build_detector(
-            build["num_classes"],
-            backbone=build["backbone"],
-            weights_path=weights,
-            min_size=build["min_size"],
-            max_size=build["max_size"],
-            **build["options"],
-        )
-
     def build_model(self, *, seed: int) -> nn.Module:
         """A new detector (from ``weights`` when given), initialised from ``seed``.
 
@@ -403,47 +275,17 @@ class DetectionTask:
         """
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            state = self._own_checkpoint(self.weights) if self.weights else None
+            state = own_checkpoint_state(self.weights, self.class_names) if self.weights else None
             if state is not None:
-                model = self._build(self.build_args, None)
+                model = build_from_args(self.build_args, None)
                 model.load_state_dict(state)
             else:
-                model = self._build(self.build_args, self.weights)
+                model = build_from_args(self.build_args, self.weights)
         return model.to(self.device)
 
-    def _own_checkpoint(self, path: str | os.PathLike) -> dict | None:
-        """The state dict of ``path`` when it is a from-scratch vidal checkpoint for our classes."""
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError):
-            return None  # build_detector reports what is wrong with the file
-        if (
-            isinstance(ckpt, dict)
-            and ckpt.get("format") == _CHECKPOINT_FORMAT
-            and ckpt.get("class_names") == self.class_names
-            and not _frozen_bn(ckpt)
-        ):
-            return ckpt["state_dict"]
-        return None
-
-    def save_checkpoint(self, model: nn.Module, path: Path) -> None:
-        """Write the weights and what rebuilds the model (atomically; read with ``weights_only``).
-
-        ``build["pretrained"]`` records how the model normalises: frozen batch norm (built on
-        pretrained weights) or ordinary batch norm (trained from scratch, also when fine-tuned
-        from such a model's checkpoint), so that :meth:`load_checkpoint` rebuilds the same
-        layers and a resumed run trains the model an uninterrupted one would.
-        """
-        frozen = any(isinstance(m, FrozenBatchNorm2d) for m in model.modules())
-        state = {
-            "format": _CHECKPOINT_FORMAT,
-            "version": 1,
-            "build": {**self.build_args, "pretrained": frozen},
-            "class_names": self.class_names,
-            "steps_trained": int(getattr(model, STEPS_TRAINED, 0)),
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        }
-        atomic_write(path, lambda tmp: torch.save(state, tmp))
+    def save_checkpoint(self, model: nn.Module, path: Path, **_: Any) -> None:
+        """Write the weights and what rebuilds the model (:mod:`vidal.models.detector_checkpoint`)."""
+        save_detector_checkpoint(model, path, build=self.build_args, class_names=self.class_names)
 
     def load_checkpoint(self, path: Path) -> nn.Module:
         """The detector saved by :meth:`save_checkpoint`, on the task's device.
@@ -451,72 +293,57 @@ class DetectionTask:
         Raises:
             VidalError: the file is not a detector checkpoint, or it was saved for other classes.
         """
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as e:
-            raise VidalError(f"{path}: cannot read checkpoint: {e}") from e
-        if not isinstance(ckpt, dict) or ckpt.get("format") != _CHECKPOINT_FORMAT:
-            raise VidalError(f"{path}: not a vidal detector checkpoint")
-        if ckpt.get("class_names") != self.class_names:
-            raise VidalError(
-                f"{path}: saved for classes {ckpt.get('class_names')}, the dataset has {self.class_names}"
-            )
-        build = ckpt["build"]
-        # a model built on pretrained weights has frozen batch norm: rebuild it the same way,
-        # loading the checkpoint itself as its weights (load_detector_weights unwraps "state_dict")
-        if _frozen_bn(ckpt):
-            model = self._build(build, path)
-        else:
-            model = self._build(build, None)
-            model.load_state_dict(ckpt["state_dict"])
-        setattr(model, STEPS_TRAINED, int(ckpt.get("steps_trained", 0)))
-        return model.to(self.device).eval()
+        return load_detector_checkpoint(path, class_names=self.class_names).to(self.device)
 
     # ------------------------------------------------------------------ cycle steps
     def _decodable(self, pool: LabelPool) -> LabelPool:
         """``pool`` without the labeled videos that cannot be decoded (each named in a warning)."""
-        bad = []
+        bad = {}
         for vid in pool.videos_with_labels():
             try:
                 self.train_frames(vid, pool.labeled_frames(vid)[:1])
             except DecodeError as e:
                 warnings.warn(f"skipping video {vid} for training: {e}", stacklevel=3)
-                bad.append(vid)
-        if not bad:
-            return pool
-        kept = LabelPool({v: n for v, n in pool.num_frames.items() if v not in bad})
-        for vid in kept.video_ids:
-            kept.add_frames(vid, pool.labeled_frames(vid))
-        return kept
+                bad[vid] = str(e)
+        return pool.without(bad) if bad else pool
 
-    def train(self, model: nn.Module, pool: LabelPool, *, seed: int) -> dict:
-        """Fine-tune ``model`` in place on every labeled frame of ``pool``."""
+    def train(self, model: nn.Module, pool: LabelPool, *, seed: int, resume: bool = False) -> dict:
+        """Fine-tune ``model`` in place on every labeled frame of ``pool``.
+
+        ``resume`` changes nothing: a detector continues from its weights with a new SGD
+        optimiser (its momentum is not checkpointed).
+        """
+        del resume
         t0 = time.perf_counter()
         pool = self._decodable(pool)
         fresh = getattr(model, STEPS_TRAINED, 0) == 0
         steps = self.initial_steps if fresh and self.initial_steps is not None else self.steps
-        losses = train_detector(
-            model,
-            self.train_set,
-            pool,
-            read_frames=self.train_frames,
-            steps=steps,
-            epochs=self.epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            device=self.device,
-            seed=seed,
-            num_workers=self.workers,
-            progress=self.progress,
-            **{"keep_bn_stats": self.weights is not None, **self.train_options},
-        )
+        try:
+            losses = train_detector(
+                model,
+                self.train_set,
+                pool,
+                read_frames=self.train_frames,
+                steps=steps,
+                epochs=self.epochs,
+                lr=self.lr,
+                batch_size=self.batch_size,
+                device=self.device,
+                seed=seed,
+                num_workers=self.workers,
+                progress=self.progress,
+                **{"keep_bn_stats": self.weights is not None, **self.train_options},
+            )
+        except TrainingInterrupted as stop:
+            setattr(model, STEPS_TRAINED, getattr(model, STEPS_TRAINED, 0) + stop.steps_done)
+            raise
         setattr(model, STEPS_TRAINED, getattr(model, STEPS_TRAINED, 0) + len(losses))
         tail = losses[-max(1, len(losses) // 10) :]
         return {
             "steps": len(losses),
             "frames": pool.num_labeled,
+            "loss": round(float(np.mean(tail)), 4),
             "loss_first": round(losses[0], 4),
-            "loss_last": round(float(np.mean(tail)), 4),
             "seconds": round(time.perf_counter() - t0, 2),
         }
 
@@ -559,7 +386,7 @@ class DetectionTask:
             n = pool.num_frames[vid]
             t0 = time.perf_counter()
             try:
-                frames = self.train_frames.video(vid)
+                frames = self.train_frames.frames(vid)
             except DecodeError as e:
                 warnings.warn(f"video {vid} cannot be decoded, scored 0: {e}", stacklevel=2)
                 for name in names:
@@ -606,7 +433,7 @@ class DetectionTask:
         acc = DetectionAPAccumulator(len(self.class_names))
         frames_seen, kept = 0, 0
         videos = tqdm(self.test_set, desc="evaluate", disable=not self.progress, leave=False)
-        for video, frames in decoded_videos(videos, self.test_frames.video):
+        for video, frames in decoded_videos(videos, self.test_frames.frames):
             ts = list(range(0, video.num_frames, self.eval_every))
             for t, det in zip(ts, self._detect(model, frames, ts), strict=True):
                 boxes, labels, scores = postprocess_detections(
@@ -630,15 +457,28 @@ class DetectionTask:
         }
 
 
-def _frozen_bn(ckpt: dict) -> bool:
-    """Whether a vidal detector checkpoint holds a model with frozen batch norm.
+def check_detection_config(cfg: Any) -> None:
+    """Check the detection fields of an :class:`~vidal.config.ExperimentConfig` (no data read).
 
-    Ordinary batch norm counts its batches (``num_batches_tracked``); checkpoints written before
-    :meth:`DetectionTask.save_checkpoint` read the layers from the model say ``"pretrained"``
-    also for a from-scratch model fine-tuned from another run's checkpoint.
+    Raises:
+        ConfigError: an unknown ``model.preset`` or ``score.scorer``, or a bad ``model.size``.
     """
-    ordinary = any(k.endswith("num_batches_tracked") for k in ckpt.get("state_dict", {}))
-    return bool(ckpt.get("build", {}).get("pretrained")) and not ordinary
+    if cfg.model.preset not in DETECTION_PRESETS:
+        raise ConfigError(
+            f"model.preset={cfg.model.preset!r} is not a detection preset; known: "
+            f"{sorted(DETECTION_PRESETS)}"
+        )
+    if cfg.score.scorer not in ("detection", "uncertainty"):
+        raise ConfigError(
+            f"score.scorer={cfg.score.scorer!r} is not a detection scorer; use 'detection' "
+            "(TC, least confidence, entropy, margin and oracle scores are all computed)"
+        )
+    size = cfg.model.size_for("detection")
+    if size[0] > size[1]:
+        raise ConfigError(
+            f"model.size={list(size)}: detection reads it as [min_size, max_size] "
+            "with min_size <= max_size"
+        )
 
 
 def build_detection_task(
@@ -654,28 +494,14 @@ def build_detection_task(
     See the module docstring for how each config field is read.
 
     Raises:
-        ConfigError: an unknown ``model.preset`` or ``score.scorer``, or a bad ``model.size``.
+        ConfigError: see :func:`check_detection_config`.
     """
+    check_detection_config(cfg)
     m, t = cfg.model, cfg.train
-    if m.preset not in DETECTION_PRESETS:
-        raise ConfigError(
-            f"unknown detection model preset {m.preset!r}; known: {sorted(DETECTION_PRESETS)}"
-        )
-    if cfg.score.scorer not in ("detection", "uncertainty"):
-        raise ConfigError(
-            f"score.scorer {cfg.score.scorer!r} is not a detection scorer; use 'detection' "
-            "(TC, least confidence, entropy, margin and oracle scores are all computed)"
-        )
-    size = tuple(m.size)
-    if len(size) != 2 or min(size) < 1 or size[0] > size[1]:
-        raise ConfigError(
-            f"model.size must be [min_size, max_size] with min_size <= max_size, got {list(size)}"
-        )
+    size = m.size_for("detection")
     backbone = DETECTION_PRESETS[m.preset]
-    # fields the detection protocol may add to the config (None until then)
-    epochs = getattr(t, "epochs", None)
     options = dict(LOW_RES_OPTIONS) if backbone == "mobilenet_v3_fpn" and size[0] <= 320 else {}
-    options.update(getattr(m, "options", None) or {})
+    options.update(m.options or {})
     return DetectionTask(
         train_set,
         test_set,
@@ -684,11 +510,11 @@ def build_detection_task(
         max_size=int(size[1]),
         weights=None if m.weights is None else os.path.expanduser(m.weights),
         detector_options=options,
-        steps=None if epochs else t.steps,
-        initial_steps=None if epochs else t.initial_steps,
-        epochs=epochs or None,
+        steps=None if t.epochs else t.steps,
+        initial_steps=None if t.epochs else t.initial_steps,
+        epochs=t.epochs,
         batch_size=t.batch_size,
-        lr=t.lr,
+        lr=t.lr_for("detection"),
         workers=t.workers,
         flow_cache=(
             Path(os.path.expanduser(cfg.score.flow_cache))
@@ -698,3 +524,14 @@ def build_detection_task(
         device=device,
         progress=progress,
     )
+
+
+def detection_config_from_checkpoint(cfg: Any, path: str | os.PathLike) -> Any:
+    """``cfg`` with the sizes a detector checkpoint was built with."""
+    import dataclasses
+
+    from vidal.models.detector_checkpoint import checkpoint_build
+
+    build = checkpoint_build(path)
+    size = (int(build["min_size"]), int(build["max_size"]))
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, size=size))

@@ -1,0 +1,160 @@
+"""What several commands share: flag groups defined once, the config they build, checkpoints.
+
+Every command that reads a dataset takes the same data flags (:func:`add_data_args`) and
+builds an :class:`~vidal.config.ExperimentConfig` from ``--config`` and its flags
+(:func:`config_from_args`); the commands that read a checkpoint learn its task and model
+settings from it (:func:`config_for_checkpoint`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "add_data_args",
+    "add_device_args",
+    "add_model_size_args",
+    "config_from_args",
+    "config_for_checkpoint",
+    "check_pool_matches",
+    "writable_dir",
+    "quote",
+]
+
+
+def add_data_args(p: argparse.ArgumentParser, *, format_help: str | None = None) -> None:
+    """The dataset flags shared by ``train``, ``eval`` and ``select`` (all default to None)."""
+    from vidal.data import FORMATS
+
+    p.add_argument("--config", help="experiment YAML (ExperimentConfig); flags override its values")
+    p.add_argument(
+        "--format",
+        choices=sorted([*FORMATS, "synthetic"]),
+        help=format_help or "dataset format (default: the config's, else the synthetic data)",
+    )
+    p.add_argument("--annotations", help="annotation file or dataset root")
+    p.add_argument("--videos", help="folder of the videos (formats that keep them apart)")
+    p.add_argument("--split-file", help="file listing one split's video ids (see `vidal train -h`)")
+
+
+def add_device_args(p: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--no-progress``."""
+    p.add_argument("--device", help="auto, cpu or cuda (default: auto)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_model_size_args(p: argparse.ArgumentParser) -> None:
+    """``--size`` and ``--clip-len``, which default to the checkpoint's."""
+    p.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        metavar=("A", "B"),
+        help="model input size: H W (action) or MIN MAX (detection); default: the checkpoint's",
+    )
+    p.add_argument(
+        "--clip-len", type=int, help="frames per clip (action; default: the checkpoint's)"
+    )
+
+
+def config_from_args(args: argparse.Namespace, overrides: dict[str, Any], *, name: str) -> Any:
+    """An :class:`~vidal.config.ExperimentConfig` from ``--config`` (or the defaults) with the
+    data flags of :func:`add_data_args` and ``overrides`` (nested dicts, None values dropped)
+    merged in, section by section."""
+    from vidal.config import ExperimentConfig, from_dict, load_config
+    from vidal.errors import ConfigError
+
+    merged: dict[str, Any] = {}
+    data = {
+        "format": args.format,
+        "annotations": args.annotations,
+        "videos": args.videos,
+        "split_file": args.split_file,
+    }
+    for key, value in [("data", data), *overrides.items()]:
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not None}
+            if value:  # sections merge key by key: --train-split keeps --format and --annotations
+                merged[key] = {**merged.get(key, {}), **value}
+        elif value is not None:
+            merged[key] = value
+    if args.config:
+        return load_config(args.config, merged)
+    if args.format is None and (args.annotations or args.videos or args.split_file):
+        raise ConfigError(
+            "give --format (or --config) with --annotations, --videos or --split-file"
+        )
+    return from_dict(ExperimentConfig, {"name": name, **merged}, where="command line")
+
+
+def config_for_checkpoint(cfg: Any, path: str | os.PathLike, args: argparse.Namespace) -> Any:
+    """``cfg`` set to the checkpoint's task and model settings; ``--size`` / ``--clip-len`` win.
+
+    Raises:
+        VidalError: the file is not a vidal checkpoint.
+        ConfigError: ``--config`` names another task than the checkpoint's.
+    """
+    from vidal.errors import ConfigError
+    from vidal.tasks import checkpoint_task, family
+
+    task = checkpoint_task(path)
+    if args.config and cfg.task != task:
+        raise ConfigError(
+            f"{path} is a {task} checkpoint but {args.config} describes task {cfg.task!r}"
+        )
+    cfg = family(task).from_checkpoint(dataclasses.replace(cfg, task=task), path)
+    model = cfg.model
+    if getattr(args, "size", None):
+        model = dataclasses.replace(model, size=tuple(args.size))
+    if getattr(args, "clip_len", None):
+        model = dataclasses.replace(model, clip_len=args.clip_len)
+    return dataclasses.replace(cfg, model=model)
+
+
+def check_pool_matches(pool: Any, dataset: Any, pool_path: str | os.PathLike) -> None:
+    """Raise :class:`ConfigError` unless ``pool`` covers exactly ``dataset``'s videos and frames."""
+    from vidal.errors import ConfigError
+
+    extra = [v for v in pool.num_frames if v not in dataset]
+    missing = [v.video_id for v in dataset if v.video_id not in pool.num_frames]
+    if extra or missing:
+        raise ConfigError(
+            f"{pool_path}: the pool and the dataset hold different videos "
+            f"({len(extra)} only in the pool, e.g. {extra[:3]}; {len(missing)} only in the dataset, "
+            f"e.g. {missing[:3]}); give the same videos and split the pool was made for"
+        )
+    for v in dataset:
+        if pool.num_frames[v.video_id] != v.num_frames:
+            raise ConfigError(
+                f"{pool_path}: video {v.video_id!r} has {pool.num_frames[v.video_id]} frames in the "
+                f"pool but {v.num_frames} in the dataset"
+            )
+
+
+def writable_dir(path: str | os.PathLike) -> Path:
+    """``path`` created if needed; a folder that cannot be written is a one-line error.
+
+    Raises:
+        VidalError: naming the folder and why.
+    """
+    from vidal.errors import VidalError
+
+    out = Path(os.path.expanduser(path))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise VidalError(f"{out}: cannot create the output folder: {e.strerror or e}") from e
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise VidalError(f"{out}: the output folder is not writable")
+    return out
+
+
+def quote(path: str | os.PathLike) -> str:
+    """``path`` as a shell word, for the ``next:`` hints a user copies."""
+    import shlex
+
+    return shlex.quote(str(path))
