@@ -85,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except errors as e:
             print(f"vidal {args.command}: error: {e}", file=sys.stderr)
             return 1
+        except OSError as e:  # a file or folder that cannot be read or written
+            where = f"{e.filename}: " if e.filename else ""
+            print(f"vidal {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+            return 1
         except KeyboardInterrupt:
             print(
                 f"vidal {args.command}: interrupted; files written before the interrupt are "

@@ -243,7 +243,8 @@ class ActiveLoop:
             }
             atomic_write_json(metrics_path, metrics)
         primary = metrics["metrics"].get(self.task.primary_metric)
-        self.log(f"cycle {k}: {self.task.primary_metric} = {primary}")
+        shown = "n/a" if primary is None else f"{primary:.4f}"
+        self.log(f"cycle {k}: {self.task.primary_metric} = {shown}")
         if k + 1 < self.cycles:
             self._select_and_label(k, d, model)
         return metrics, model

@@ -31,15 +31,7 @@ from vidal._cli.common import (
     config_from_args,
 )
 
-__all__ = ["add_parser", "run", "BASELINES", "TAUS", "baseline_metrics", "below_baseline"]
-
-#: Localization thresholds reported (those of :class:`vidal.tasks.action.ActionTask`).
-TAUS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5)
-#: Baseline name -> function in :mod:`vidal.metrics.localization`.
-BASELINES: dict[str, str] = {
-    "whole-frame": "whole_frame_prediction",
-    "centre-box": "centre_box_prediction",
-}
+__all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--baseline",
         nargs="+",
-        choices=sorted(BASELINES),
+        choices=["centre-box", "whole-frame"],
         default=[],
         help="also evaluate these trivial predictions (action localization)",
     )
@@ -74,36 +66,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the JSON instead of a table")
     p.set_defaults(func=run)
-
-
-def _shape(result: dict, taus: tuple[float, ...]) -> dict[str, Any]:
-    """The keys of :meth:`ActionTask.evaluate` from a :meth:`LocalizationAccumulator.compute`."""
-    out: dict[str, Any] = {f"frame_loc@{t:g}": result["frame"][t] for t in taus}
-    out |= {f"video_loc@{t:g}": result["video"][t] for t in taus}
-    out["mean_frame_iou"] = result["mean_frame_iou"]
-    out["classification_accuracy"] = None
-    return out
-
-
-def baseline_metrics(name: str, dataset: Any, *, taus: tuple[float, ...] = TAUS) -> dict[str, Any]:
-    """The metrics of baseline ``name`` (a key of :data:`BASELINES`) on ``dataset``.
-
-    Boxes are scored as filled boxes (no masks), as :meth:`ActionTask.evaluate` scores models;
-    a baseline predicts no class, so its ``classification_accuracy`` is ``None``.
-    """
-    from vidal.metrics import localization
-
-    predict = getattr(localization, BASELINES[name])
-    result = localization.localization_accuracy(
-        dataset, predict, num_classes=dataset.num_classes, taus=taus, use_masks=False
-    )
-    return _shape(result, taus)
-
-
-def below_baseline(model: dict, baseline: dict) -> list[str]:
-    """The localization metrics on which ``model`` is below ``baseline`` (e.g. the centre box)."""
-    keys = [k for k in ("frame_loc@0.5", "mean_frame_iou") if k in model and k in baseline]
-    return [k for k in keys if (model[k] or 0.0) < (baseline[k] or 0.0)]
 
 
 def _table(report: dict) -> str:
@@ -164,25 +126,16 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.checkpoint:
         report |= _evaluate(args, cfg, test_set)
-    baselines = list(args.baseline)
-    if cfg.task == "action" and args.checkpoint and "centre-box" not in baselines:
-        baselines.append("centre-box")  # to warn about a model below it
-    if baselines:
-        report["baselines"] = {name: baseline_metrics(name, test_set) for name in baselines}
+    if args.baseline:
+        from vidal.tasks.action import baseline_metrics
+
+        report["baselines"] = {name: baseline_metrics(name, test_set) for name in args.baseline}
     # print first: the numbers are kept even when the JSON cannot be written
     if args.json:
         print(json.dumps(to_jsonable(report), indent=1))
     else:
         print(f"split {split}: {report['videos']} videos, {report['frames']} frames")
         print(_table(report))
-    if "model" in report and "baselines" in report:
-        worse = below_baseline(report["model"], report["baselines"]["centre-box"])
-        if worse:
-            print(
-                f"vidal eval: warning: the model is below the centre-box baseline on {worse}: "
-                "it has not learned to localize (train longer, or see the README's defaults)",
-                file=sys.stderr,
-            )
     out = Path(args.out) if args.out else None
     if out is None and args.checkpoint:
         out = Path(args.checkpoint).parent / f"metrics_{split}.json"

@@ -57,7 +57,7 @@ def _print_text(args: argparse.Namespace, summary: dict[str, Any], extra: dict[s
         out.append(f"{key:<12} {summary[key]}")
     if "videos_present" in extra:
         out.append(
-            f"{'on disk':<12} {extra['videos_present']} of {extra['videos_annotated']} videos under {args.videos}"
+            f"{'on disk':<12} {extra['videos_present']} of {extra['videos_annotated']} videos under {args.videos or 'the annotations folder'}"
         )
     hist = summary["class_histogram"]
     if hist:

@@ -20,6 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run a simulated active-learning experiment from a YAML config (resumes if interrupted)",
         description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("config", help="experiment YAML (see tools/configs/ for examples)")
     p.add_argument("--out", help="output folder (default: the config's out, else runs/<name>)")

@@ -65,9 +65,13 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("no video of the dataset has a file; give --videos, or --video ID")
         video = with_file[0]
     elif args.video not in dataset:
+        import difflib
+
         near = [i for i in dataset.video_ids if args.video.lower() in i.lower()][:5]
+        near = near or difflib.get_close_matches(args.video, dataset.video_ids, n=5, cutoff=0.4)
         raise ConfigError(
-            f"no video {args.video!r} in the dataset" + (f"; did you mean {near}?" if near else "")
+            f"no video {args.video!r} in the dataset; "
+            + (f"did you mean {near}?" if near else f"its ids include {dataset.video_ids[:5]}")
         )
     else:
         video = dataset[args.video]

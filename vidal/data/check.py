@@ -64,7 +64,7 @@ def check_videos(dataset: VideoDataset, *, progress: bool = True) -> dict[str, A
         annotated, decoded}], "size_mismatch": [{video, annotated, decoded}],
         "undecodable": [{video, path, error}]}``.
     """
-    from tqdm import tqdm
+    from vidal._progress import progress_bar
 
     present = [v for v in dataset if _present(dataset, v)]
     missing = [v.video_id for v in dataset if not _present(dataset, v)]
@@ -77,7 +77,9 @@ def check_videos(dataset: VideoDataset, *, progress: bool = True) -> dict[str, A
         "size_mismatch": [],
         "undecodable": [],
     }
-    for v in tqdm(present, desc="decoding", unit="video", disable=not progress, file=sys.stderr):
+    for v in progress_bar(
+        present, desc="decoding", unit="video", disable=not progress, file=sys.stderr
+    ):
         path = dataset.video_path(v)
         try:
             with open_video(path) as reader:

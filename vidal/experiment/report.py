@@ -49,12 +49,23 @@ def merge_seeds(all_results: Sequence[dict]) -> list[dict]:
                     f"runs named {name!r} differ in {key}: {into.get(key)!r} vs {r.get(key)!r}"
                 )
         for seed, cycles in r["seeds"].items():
-            if seed in into["seeds"] and into["seeds"][seed] != cycles:
+            if seed in into["seeds"] and _results(into["seeds"][seed]) != _results(cycles):
                 raise ConfigError(
                     f"runs named {name!r} both hold seed {seed}, with different results"
                 )
             into["seeds"][seed] = cycles
     return list(merged.values())
+
+
+def _results(cycles: list[dict]) -> list[dict]:
+    """A seed's cycles without what differs between identical reruns (wall-clock seconds)."""
+
+    def strip(obj: object) -> object:
+        if isinstance(obj, dict):
+            return {k: strip(v) for k, v in obj.items() if k != "seconds"}
+        return obj
+
+    return [strip(c) for c in cycles]  # type: ignore[misc]
 
 
 def _curve(results: dict, metric: str, x: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -32,8 +32,8 @@ from typing import Protocol
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
+from vidal._progress import progress_bar
 from vidal.errors import DecodeError, VidalError
 from vidal.scoring.scorers import UncertaintyScorer
 from vidal.select.base import FrameScores
@@ -274,7 +274,7 @@ def score_dataset(
     total = len(videos) if isinstance(videos, Sized) else None
     with (
         torch.inference_mode(),
-        tqdm(total=total, unit="video", desc="scoring", disable=not progress) as bar,
+        progress_bar(total=total, unit="video", desc="scoring", disable=not progress) as bar,
     ):
         for item in videos:
             video_id, num_frames, clips = (

@@ -104,8 +104,25 @@ def get_selector(name: str, **options: Any) -> Selector:
         return selector
     if not dataclasses.is_dataclass(selector):
         raise ConfigError(f"selector {name!r} takes no options, got {sorted(options)}")
+    _check_option_types(name, selector, options)
     try:
         return dataclasses.replace(selector, **options)  # type: ignore[type-var]
     except TypeError as e:
         known = [f.name for f in dataclasses.fields(selector)]
         raise ConfigError(f"selector {name!r} takes options {known}: {e}") from e
+
+
+def _check_option_types(name: str, selector: Any, options: dict[str, Any]) -> None:
+    """A number where a selector's option is a number (``--option lam=abc`` is an error)."""
+    import types
+    import typing
+
+    hints = typing.get_type_hints(type(selector))
+    for key, value in options.items():
+        tp = hints.get(key)
+        numeric = tp in (int, float) or (
+            typing.get_origin(tp) in (typing.Union, types.UnionType)
+            and set(typing.get_args(tp)) <= {int, float, type(None)}
+        )
+        if numeric and (isinstance(value, bool) or not isinstance(value, (int, float, type(None)))):
+            raise ConfigError(f"selector {name!r}: option {key}={value!r} must be a number")

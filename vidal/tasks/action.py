@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
+from vidal._progress import progress_bar
 from vidal.data.annotations import VideoDataset
 from vidal.data.check import decoded_videos, undecodable
 from vidal.data.store import FrameStore
@@ -51,6 +51,8 @@ __all__ = [
     "check_action_config",
     "predict_video",
     "clip_windows",
+    "BASELINES",
+    "baseline_metrics",
 ]
 
 #: ``model.preset`` -> the detector's settings for ``num_classes``.
@@ -164,6 +166,7 @@ class ActionTask:
         self.progress = progress
         self.primary_metric = "frame_loc@0.5" if 0.5 in taus else f"frame_loc@{taus[-1]}"
         self.train_store = FrameStore(train_set, size=train_config.size)
+        self._centre_box: dict | None = None
         self.test_store = FrameStore(test_set, size=train_config.size)
 
     # ------------------------------------------------------------------ models
@@ -270,7 +273,9 @@ class ActionTask:
             self.model_config.num_classes, taus=self.taus, use_masks=False
         )
         correct, total = 0, 0
-        videos = tqdm(self.test_set, desc="evaluate", disable=not self.progress, leave=False)
+        videos = progress_bar(
+            self.test_set, desc="evaluate", disable=not self.progress, leave=False
+        )
         for video, frames in decoded_videos(videos, self.test_store.frames):
             label = video_class(video) if true_class else None
             probs, class_scores = predict_video(
@@ -284,12 +289,60 @@ class ActionTask:
             if video.label is not None:
                 correct += int(np.argmax(class_scores) == video.label)
                 total += 1
-        result = acc.compute()
-        out = {f"frame_loc@{t:g}": result["frame"][t] for t in self.taus}
-        out |= {f"video_loc@{t:g}": result["video"][t] for t in self.taus}
-        out["mean_frame_iou"] = result["mean_frame_iou"]
+        out = _metrics(acc.compute(), self.taus)
         out["classification_accuracy"] = correct / total if total else None
+        self._warn_below_baseline(out)
         return out
+
+    def _warn_below_baseline(self, metrics: dict) -> None:
+        """Warn when the model localizes worse than a centred box (it has learned nothing)."""
+        if self._centre_box is None:
+            self._centre_box = baseline_metrics("centre-box", self.test_set, taus=self.taus)
+        worse = [
+            k
+            for k in ("frame_loc@0.5", "mean_frame_iou")
+            if k in metrics and (metrics[k] or 0.0) < (self._centre_box.get(k) or 0.0)
+        ]
+        if worse:
+            shown = ", ".join(f"{k} {metrics[k]:.3f} < {self._centre_box[k]:.3f}" for k in worse)
+            warnings.warn(
+                f"the model is below the centre-box baseline ({shown}): it has not learned to "
+                "localize yet (more steps or labels; see the README's defaults)",
+                stacklevel=2,
+            )
+
+
+#: Baseline name -> prediction function in :mod:`vidal.metrics.localization`.
+BASELINES: dict[str, str] = {
+    "whole-frame": "whole_frame_prediction",
+    "centre-box": "centre_box_prediction",
+}
+
+
+def _metrics(result: dict, taus: tuple[float, ...]) -> dict[str, Any]:
+    """:meth:`ActionTask.evaluate`'s keys from a :meth:`LocalizationAccumulator.compute`."""
+    out: dict[str, Any] = {f"frame_loc@{t:g}": result["frame"][t] for t in taus}
+    out |= {f"video_loc@{t:g}": result["video"][t] for t in taus}
+    out["mean_frame_iou"] = result["mean_frame_iou"]
+    return out
+
+
+def baseline_metrics(
+    name: str, dataset: VideoDataset, *, taus: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5)
+) -> dict[str, Any]:
+    """The metrics of a prediction that knows nothing, baseline ``name`` of :data:`BASELINES`.
+
+    The whole frame, or a centred box of half the frame's width and height, on every frame;
+    scored as filled boxes, as :meth:`ActionTask.evaluate` scores models. A baseline predicts
+    no class, so its ``classification_accuracy`` is ``None``.
+    """
+    from vidal.metrics import localization
+
+    predict = getattr(localization, BASELINES[name])
+    result = localization.localization_accuracy(
+        dataset, predict, num_classes=dataset.num_classes, taus=taus, use_masks=False
+    )
+    return {**_metrics(result, taus), "classification_accuracy": None}
 
 
 def check_action_config(cfg: Any) -> None:

@@ -80,8 +80,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from vidal._progress import progress_bar
 from vidal.config import TASK_DEFAULTS, TrainConfig
 from vidal.data.annotations import VideoAnnotation, VideoDataset
 from vidal.data.check import decoded_videos, undecodable
@@ -382,7 +382,7 @@ class DetectionTask:
         names = ("fp", "fn", "least_confidence", "entropy", "margin", "gt_fp", "gt_fn")
         extra: dict[str, dict[str, np.ndarray]] = {name: {} for name in names}
         timing = dict.fromkeys(("decode", "detect", "flow", "coherence", "uncertainty"), 0.0)
-        for vid in tqdm(todo, desc="score", disable=not self.progress, leave=False):
+        for vid in progress_bar(todo, desc="score", disable=not self.progress, leave=False):
             n = pool.num_frames[vid]
             t0 = time.perf_counter()
             try:
@@ -432,7 +432,9 @@ class DetectionTask:
         model.eval()
         acc = DetectionAPAccumulator(len(self.class_names))
         frames_seen, kept = 0, 0
-        videos = tqdm(self.test_set, desc="evaluate", disable=not self.progress, leave=False)
+        videos = progress_bar(
+            self.test_set, desc="evaluate", disable=not self.progress, leave=False
+        )
         for video, frames in decoded_videos(videos, self.test_frames.frames):
             ts = list(range(0, video.num_frames, self.eval_every))
             for t, det in zip(ts, self._detect(model, frames, ts), strict=True):

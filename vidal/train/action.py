@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 import losses
+from vidal._progress import progress_bar
 from vidal.config import TASK_DEFAULTS, ModelConfig, TrainConfig
 from vidal.data.annotations import VideoAnnotation, VideoDataset
 from vidal.data.store import FrameStore
@@ -290,7 +290,9 @@ def train_action_model(
     steps = config.steps
     if model.steps_trained == 0 and config.initial_steps is not None:
         steps = config.initial_steps
-    bar = tqdm(range(steps), desc=f"train ({config.loss})", disable=not progress, leave=False)
+    bar = progress_bar(
+        range(steps), desc=f"train ({config.loss})", disable=not progress, leave=False
+    )
     with stop_on_interrupt() as stop:
         for done in bar:
             if stop.requested:

@@ -24,8 +24,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms.v2 import functional as TF
 from torchvision.tv_tensors import BoundingBoxFormat
-from tqdm.auto import tqdm
 
+from vidal._progress import progress_bar
 from vidal.data.annotations import VideoDataset
 from vidal.errors import ConfigError, VidalError
 from vidal.pool import LabelPool
@@ -212,7 +212,9 @@ def train_detector(
         stop_on_interrupt() as stop,
     ):
         torch.manual_seed(seed)
-        with tqdm(total=total, desc="train detector", disable=not progress, leave=False) as bar:
+        with progress_bar(
+            total=total, desc="train detector", disable=not progress, leave=False
+        ) as bar:
             while len(losses) < total:
                 for images, targets in loader:
                     if stop.requested:  # Ctrl-C: stop at this step boundary
@@ -353,7 +355,7 @@ def detect_video(
     """
     frames = [int(t) for t in frames]
     out: list[dict[str, Any]] = []
-    for start in tqdm(
+    for start in progress_bar(
         range(0, len(frames), batch_size),
         desc=f"detect {video_id}",
         disable=not progress,

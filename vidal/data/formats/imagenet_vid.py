@@ -409,12 +409,13 @@ def write_imagenet_vid(
         DecodeError: a video whose decoded frame count or size disagrees with its annotation.
     """
     import cv2
-    from tqdm import tqdm
+
+    from vidal._progress import progress_bar
 
     root = Path(root)
     lines = []
     start = 1
-    for v in tqdm(dataset.videos, desc=f"export {split}", unit="video", disable=None):
+    for v in progress_bar(dataset.videos, desc=f"export {split}", unit="video", disable=None):
         rel = f"{split}/{_safe_rel(v.video_id)}"
         frames_dir = root / "Data" / "VID" / rel
         ann_dir = root / "Annotations" / "VID" / rel

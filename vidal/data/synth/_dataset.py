@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from vidal._io import atomic_write_json
+from vidal._progress import progress_bar
 from vidal.data.annotations import Tube, VideoAnnotation, VideoDataset
 from vidal.data.formats.vidal_json import write_vidal
 from vidal.data.synth._action import ReplayVideo, render_action
@@ -200,7 +200,7 @@ def make_dataset(
     if config.replay is not None:
         load_replay(config.replay)  # read once here; forked workers inherit the cache
     jobs = [(config, i, str(out)) for i in range(config.videos)]
-    bar = tqdm(
+    bar = progress_bar(
         total=config.videos, desc=f"vidal synth {config.kind}", unit="video", disable=not progress
     )
     results: list[tuple[VideoAnnotation, dict]] = []
