@@ -309,6 +309,7 @@ def _check_selector_input(name: str, selector: Any, scores: Any, task: str) -> N
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from vidal.data import VideoDataset
     from vidal.errors import VidalError
     from vidal.experiment import load_data
     from vidal.loop import save_scores
@@ -321,6 +322,10 @@ def run(args: argparse.Namespace) -> int:
     name, options, selector = _selector(args, cfg)
     dataset = load_data(cfg.data, args.split, progress=not args.no_progress)
     class_names = _class_names(args, cfg, dataset)
+    if not dataset.class_names:  # your own videos: the classes are the checkpoint's or given
+        dataset = VideoDataset(
+            class_names, dataset.videos, root=dataset.root, splits=dataset.splits
+        )
     pool, pool_path, new_pool = _pool(args, dataset, out)
     budget = Budget(frames=args.frames, cost=args.cost, videos=args.video_labels)
     check_budget(pool, budget)

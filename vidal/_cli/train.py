@@ -139,6 +139,15 @@ def _config(args: argparse.Namespace) -> Any:
     return cfg
 
 
+def _data_flags(data: Any) -> str:
+    """The command-line flags that name the dataset ``data`` (a DataConfig) names."""
+    flags = [f"--format {data.format}"]
+    for key in ("annotations", "videos", "split_file"):
+        if getattr(data, key):
+            flags.append(f"--{key.replace('_', '-')} {quote(getattr(data, key))}")
+    return " ".join(flags)
+
+
 def _train_pool(args: argparse.Namespace, train_set: Any, out: Path, seed: int) -> Any:
     """The pool to train on: --pool, the resumed OUT/pool.json, or --labeled-fraction of frames."""
     import numpy as np
@@ -256,10 +265,9 @@ def run(args: argparse.Namespace) -> int:
     record.save(model, stats)
     print(f"loss {stats.get('loss')} after {steps_before + stats['steps']} steps")
     print(f"checkpoint: {out / 'checkpoint.pt'}\nreport:     {out / 'train.json'}")
-    print(
-        f"next: vidal eval --checkpoint {quote(out / 'checkpoint.pt')} "
-        + ("--config " + quote(args.config) if args.config else "(the same data flags)")
-    )
+    if not args.labels:
+        data = f"--config {quote(args.config)}" if args.config else _data_flags(cfg.data)
+        print(f"next: vidal eval --checkpoint {quote(out / 'checkpoint.pt')} {data}")
     return 0
 
 
