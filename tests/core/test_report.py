@@ -56,3 +56,64 @@ def test_report_draws_one_curve_over_seeds_from_two_folders(tmp_path, capsys):
     table = capsys.readouterr().out
     assert "0.200±0.100" in table and "0.300±0.100" in table  # mean ± std of the two seeds
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _curves(name: str, selector: str, values: dict[str, list[float]]) -> dict:
+    run = _run(name, values, selector=selector)
+    run["primary_metric"] = "map"
+    return run
+
+
+# three seeds, two points at 2% and 4% of frames: a seed's AULC is the mean of its two values
+RANDOM = {"0": [0.1, 0.3], "1": [0.2, 0.2], "2": [0.1, 0.5]}  # AULC 0.2, 0.2, 0.3
+APU = {"0": [0.2, 0.4], "1": [0.3, 0.3], "2": [0.2, 0.6]}  # +0.1 on every seed
+CEILING = {"0": [0.3, 0.5], "1": [0.4, 0.4], "2": [0.3, 0.7]}  # +0.2 on every seed
+NOISY = {"0": [0.3, 0.5], "1": [0.2, 0.4], "2": [0.1, 0.5]}  # +0.2, +0.1, 0.0
+
+
+def test_summary_of_a_hand_made_comparison():
+    from vidal.experiment import aulc, summarize
+
+    assert aulc([0.02, 0.04], [0.1, 0.3]) == pytest.approx(0.2)
+    runs = [
+        _curves("random", "random", RANDOM),
+        _curves("apu", "apu", APU),
+        _curves("ceiling", "ceiling", CEILING),
+    ]
+    s = summarize(runs)
+    assert (s["reference"], s["ceiling"]) == ("random", "ceiling")
+    assert s["runs"]["random"]["seeds"] == pytest.approx({"0": 0.2, "1": 0.2, "2": 0.3})
+    assert s["runs"]["random"]["mean"] == pytest.approx(0.7 / 3)
+    # t interval of 0.2, 0.2, 0.3: sd 0.0577, t(0.975, 2) = 4.3027 -> half width 0.1434
+    assert s["runs"]["random"]["hi"] - s["runs"]["random"]["mean"] == pytest.approx(
+        0.1434, abs=1e-4
+    )
+    apu = s["vs_reference"]["apu"]
+    assert (apu["mean"], apu["lo"], apu["hi"], apu["ahead"]) == pytest.approx((0.1, 0.1, 0.1, 3))
+    assert s["headroom"]["mean"] == pytest.approx(0.2) and s["shares"] == pytest.approx(
+        {"apu": 0.5}
+    )
+
+
+def test_no_share_when_the_headroom_is_not_measured():
+    from vidal.experiment import summarize, summary_table, verdict
+
+    noisy = _curves("oracle_iou", "oracle_iou", NOISY)
+    s = summarize([_curves("random", "random", RANDOM), _curves("apu", "apu", APU), noisy])
+    # oracle - random: +0.2, +0.1, 0.0 -> mean 0.1, sd 0.1, interval 0.1 +- 0.248 reaches below 0
+    assert s["ceiling"] == "oracle_iou" and s["headroom"]["lo"] < 0 < s["headroom"]["hi"]
+    assert s["shares"] == {}
+    assert "not measurably above 0" in summary_table(s)
+    assert verdict(s).startswith("apu beats random")
+
+
+def test_report_prints_and_stores_the_statistics(tmp_path, capsys):
+    runs = [_curves("random", "random", RANDOM), _curves("apu", "apu", APU)]
+    (tmp_path / "results.json").write_text(json.dumps({"runs": runs}))
+    assert main(["report", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "AULC of map (95% intervals over seeds)" in out
+    assert "+0.1000 [+0.1000, +0.1000]" in out and "3/3" in out
+    assert "verdict: apu beats random" in out
+    stored = json.loads((tmp_path / "report.json").read_text())["statistics"]
+    assert stored["vs_reference"]["apu"]["mean"] == pytest.approx(0.1)

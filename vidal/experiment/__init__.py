@@ -19,6 +19,7 @@ from vidal.experiment.run import (
     run_experiment,
     share_first_cycle,
 )
+from vidal.experiment.stats import aulc, summarize, summary_table, verdict
 
 __all__ = [
     "load_data",
@@ -33,4 +34,8 @@ __all__ = [
     "remember_config",
     "run_experiment",
     "share_first_cycle",
+    "aulc",
+    "summarize",
+    "summary_table",
+    "verdict",
 ]

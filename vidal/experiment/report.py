@@ -122,8 +122,10 @@ def plot_learning_curves(
     *,
     metric: str | None = None,
     x: str = "labeled_fraction",
+    confidence: float = 0.95,
 ) -> Path:
-    """Draw annotation % against ``metric`` for each run (mean ± std over seeds) as a PNG."""
+    """Draw annotation % against ``metric`` for each run as a PNG: the mean over seeds, and a
+    band of its ``confidence`` t-interval where there are several seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -133,14 +135,14 @@ def plot_learning_curves(
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for r in all_results:
         xs, ys, sd = _curve(r, metric, x)
-        ax.plot(
-            xs,
-            ys,
-            marker="o",
-            label=f"{r['name']} ({len(r['seeds'])} seed{'s' if len(r['seeds']) > 1 else ''})",
-        )
-        if len(r["seeds"]) > 1:
-            ax.fill_between(xs, ys - sd, ys + sd, alpha=0.2)
+        n = len(r["seeds"])
+        band = f", {int(100 * confidence)}% interval" if n > 1 else ""
+        ax.plot(xs, ys, marker="o", label=f"{r['name']} ({n} seed{'s' if n > 1 else ''}{band})")
+        if n > 1:  # the t-interval of the mean at each point
+            from scipy import stats
+
+            half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd * np.sqrt(n / (n - 1)) / np.sqrt(n)
+            ax.fill_between(xs, ys - half, ys + half, alpha=0.2)
     ax.set_xlabel("annotated frames (%)" if x == "labeled_fraction" else "annotation cost (%)")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)

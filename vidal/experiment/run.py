@@ -17,6 +17,7 @@ from vidal.config import ExperimentConfig, to_dict
 from vidal.errors import VidalError
 from vidal.experiment.data import load_experiment_data
 from vidal.experiment.report import plot_learning_curves
+from vidal.experiment.stats import summarize
 from vidal.loop import ActiveLoop
 from vidal.oracle import SimulatedOracle
 from vidal.pool import LabelPool
@@ -107,7 +108,8 @@ def compare_selectors(
         if share_first_cycle(configs[0], cfg):
             log(f"[{cfg.name}] first cycle shared with [{configs[0].name}]")
         all_results.append(run_experiment(cfg, progress=progress, log=log))
-    atomic_write_json(out / "results.json", {"runs": all_results})
+    statistics = summarize(all_results)
+    atomic_write_json(out / "results.json", {"runs": all_results, "statistics": statistics})
     plot_learning_curves(all_results, out / "learning_curve.png")
     return all_results
 
