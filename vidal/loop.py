@@ -31,7 +31,7 @@ __all__ = ["ActiveLoop", "initial_selection", "save_scores", "load_scores"]
 
 
 #: Random streams of a cycle (see :func:`vidal.seeding.rng`).
-INITIAL_LABELS, SELECTION, TRAINING, SCORING = range(4)
+INITIAL_LABELS, SELECTION, TRAINING, SCORING, LOOKAHEAD = range(5)
 
 
 def initial_selection(
@@ -253,17 +253,11 @@ class ActiveLoop:
         next_pool = self._cycle_dir(k + 1) / "pool.json"
         if next_pool.exists():
             return
-        sel_path, scores_path = d / "selection.json", d / "scores.npz"
+        sel_path = d / "selection.json"
         if sel_path.exists():
             selection = Selection.from_json(json.loads(sel_path.read_text()))
         else:
-            if scores_path.exists():
-                scores = load_scores(scores_path)
-            elif getattr(self.selector, "requires", True):
-                scores = self.task.score(model, self.pool, seed=seeding.seed(self.seed, k, SCORING))
-                save_scores(scores_path, scores)
-            else:  # random, equidistant, ...: no model pass, only the videos to leave out
-                scores = FrameScores(skipped=self.task.unreadable(self.pool))
+            scores = self._scores(k, d, model)
             budget = self.budget.for_pool(self.pool)
             candidates = self.pool
             if scores.skipped:
@@ -285,6 +279,23 @@ class ActiveLoop:
             f"cycle {k}: selected {selection.num_frames} frames, {len(selection.videos)} videos"
         )
         self.pool.save(next_pool)
+
+    def _scores(self, k: int, d: Path, model: Any) -> FrameScores:
+        """Cycle ``k``'s scores: saved, computed (and saved), or none for score-free selectors."""
+        requires = getattr(self.selector, "requires", True)
+        scores_path = d / "scores.npz"
+        if scores_path.exists():
+            scores = load_scores(scores_path)
+        elif requires:
+            scores = self.task.score(model, self.pool, seed=seeding.seed(self.seed, k, SCORING))
+            save_scores(scores_path, scores)
+        else:  # random, equidistant, ...: no model pass, only the videos to leave out
+            scores = FrameScores(skipped=self.task.unreadable(self.pool))
+        if requires is not True and "lookahead" in requires:  # the ceiling trains candidates
+            scores.lookahead = self.task.lookahead(
+                model, self.pool, seed=seeding.seed(self.seed, k, LOOKAHEAD)
+            )
+        return scores
 
     def _write_results(self, results: list[dict]) -> None:
         atomic_write_json(self.run_dir / "results.json", {"seed": self.seed, "cycles": results})

@@ -100,3 +100,23 @@ def test_corrupt_video_is_skipped_with_a_warning(tiny, tmp_path, selector):
         (tmp_path / "run" / "seed_0" / "cycle_000" / "selection.json").read_text()
     )
     assert selection["frames"] and victim.video_id not in selection["frames"]
+
+
+@pytest.mark.parametrize("selector", ["ceiling", "oracle_iou_video", "kcenter", "typicality"])
+def test_references_and_cold_start_selectors_in_a_campaign(tiny, tmp_path, selector):
+    cfg = _config(tiny, tmp_path / selector, selector)
+    options = {"ceiling": {"candidates": 2, "proposers": ["random", "kcenter"]}}
+    cfg = dataclasses.replace(
+        cfg, cycles=2, select=SelectConfig(selector, options.get(selector, {}))
+    )
+    results = run_experiment(cfg, progress=False, log=lambda m: None)
+    cycles = results["seeds"]["0"]
+    assert cycles[1]["labeled_frames"] > cycles[0]["labeled_frames"]
+    chosen = json.loads(
+        (tmp_path / selector / "seed_0" / "cycle_000" / "selection.json").read_text()
+    )
+    if selector == "ceiling":  # two batches tried, the better one kept
+        tried = chosen["info"]["tried"]
+        assert [p for p, _ in tried] == ["random", "kcenter"]
+        gains = [g for _, g in tried if g is not None]  # None: no metric on this tiny test set
+        assert chosen["info"]["gain"] == (max(gains) if gains else None)

@@ -1,7 +1,7 @@
 """The contract every selector in ``SELECTORS`` keeps, detection selectors included.
 
 A selector states what it reads in a class attribute ``requires`` (``"frames"``,
-``"features"``, ``"centers"``, ``"extra:<name>"``) and whether it uses the ``rng``
+``"features"``, ``"centers"``, ``"extra:<name>"``, ``"lookahead"``) and whether it uses the ``rng``
 (``stochastic``); the fixtures feed it accordingly. A selector without these attributes is
 fed frame scores and features and treated as stochastic.
 
@@ -48,7 +48,14 @@ def make_scores(selector, pool: LabelPool, seed: int = 0) -> FrameScores:
     for need in needs:
         if need.startswith("extra:"):
             name = need.split(":", 1)[1]
-            scores.extra[name] = {v: rng.random(n) * 3 for v, n in pool.num_frames.items()}
+            shape = {"frame_features": (4,)}.get(name, ())
+            scores.extra[name] = {
+                v: rng.random((n, *shape)) * 3 for v, n in pool.num_frames.items()
+            }
+    if "lookahead" in needs:  # a made-up gain: the batch's summed frame scores
+        scores.lookahead = lambda sel: float(
+            sum(scores.frames[v][f].sum() for v, f in sel.frames.items())
+        )
     return scores
 
 

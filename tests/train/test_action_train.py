@@ -126,3 +126,37 @@ def test_true_class_decoding_uses_the_given_poses(data):
     predicted, true = task.evaluate(model), task.evaluate(model, true_class=True)
     assert predicted["classification_accuracy"] == true["classification_accuracy"]
     assert set(predicted) == set(true)
+
+
+def test_scores_carry_frame_features_and_the_true_error(data):
+    """ActionTask.score adds each frame's latent feature and, on annotated data, 1 - IoU."""
+    from vidal.metrics.localization import frame_ious
+    from vidal.tasks.action import ActionTask, predict_video
+
+    dataset, pool, store = data
+    model = _model(dataset).eval()
+    task = ActionTask(
+        dataset, dataset, model_config=model.config, train_config=CONFIG, passes=2, progress=False
+    )
+    scores = task.score(model, pool, seed=0)
+    vid = dataset.video_ids[0]
+    n = dataset[vid].num_frames
+    assert scores.extra["frame_features"][vid].shape == (n, model.detector.feature_dim)
+    err = scores.extra["gt_error"][vid]
+    probs, _ = predict_video(model, store.frames(vid), clip_len=8, device=torch.device("cpu"))
+    np.testing.assert_allclose(err, 1 - frame_ious(probs, dataset[vid]))
+    assert err.shape == (n,) and ((err >= 0) & (err <= 1)).all()
+
+
+def test_frame_ious_by_hand():
+    from vidal.data.annotations import Tube, VideoAnnotation
+    from vidal.metrics.localization import frame_ious
+
+    # frame 0: the box [0, 0, 4, 4] (16 px) against a prediction of its left half -> 0.5;
+    # frame 1: no actor and nothing predicted -> 1; frame 2: no actor, 4 px predicted -> 0
+    tube = Tube(0, 0, 0, np.array([[0, 0, 4, 4]], np.float32))
+    video = VideoAnnotation("v", 3, 8, 8, label=0, tubes=[tube])
+    maps = np.zeros((3, 8, 8), np.float32)
+    maps[0, 0:4, 0:2] = 1.0
+    maps[2, 6:8, 6:8] = 1.0
+    assert frame_ious(maps, video).tolist() == [0.5, 1.0, 0.0]

@@ -53,6 +53,7 @@ from vidal.metrics._checks import choice, mean_or_none, positive_int, thresholds
 __all__ = [
     "LOCALIZATION_TAUS",
     "LocalizationAccumulator",
+    "frame_ious",
     "localization_accuracy",
     "whole_frame_prediction",
     "centre_box_prediction",
@@ -389,3 +390,48 @@ def localization_accuracy(
         frames = np.arange(0, video.num_frames, step)
         acc.update(predict(video, frames), video, frames=frames)
     return acc.compute()
+
+
+def frame_ious(
+    pred_maps: Any,
+    video: VideoAnnotation,
+    *,
+    threshold: float = 0.5,
+    use_masks: bool = False,
+) -> np.ndarray:
+    """The IoU of each frame's predicted foreground with the ground truth, every frame counted.
+
+    The per-frame quantity behind f@tau, at the annotation's resolution; a frame with no
+    actor scores 1 when nothing is predicted there and 0 otherwise (so ``1 - IoU`` is the
+    model's true error on every frame: what an oracle selector ranks by).
+
+    Args:
+        pred_maps (ndarray[T, H, W]): foreground probabilities of all ``T`` frames of ``video``.
+        video: the ground truth.
+        threshold: foreground where the probability is at least this.
+        use_masks: compare with pixel masks where the tubes have them (else filled boxes).
+
+    Returns:
+        float64 ``ndarray[T]`` in ``[0, 1]``.
+    """
+    maps = to_numpy(pred_maps)
+    if maps.ndim != 3 or len(maps) != video.num_frames:
+        raise VidalError(
+            f"{video.video_id}: pred_maps must be [T={video.num_frames}, H, W], got {maps.shape}"
+        )
+    out = np.empty(len(maps), dtype=np.float64)
+    for s in range(0, len(maps), _CHUNK):
+        prob = maps[s : s + _CHUNK].astype(np.float32)
+        if prob.shape[1:] != (video.height, video.width):
+            prob = _resize_stack(prob, video.width, video.height, nearest=False)
+        pred = prob >= threshold
+        gt = np.stack(
+            [
+                _render_scaled(video, t, video.width, video.height, use_masks)
+                for t in range(s, s + len(pred))
+            ]
+        )
+        inter = np.count_nonzero(pred & gt, axis=(1, 2))
+        union = np.count_nonzero(pred | gt, axis=(1, 2))
+        out[s : s + len(pred)] = np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+    return out

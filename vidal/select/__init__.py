@@ -40,7 +40,10 @@ from vidal.select.baselines import (
     TopKSpacedSelector,
     VideoSelector,
 )
+from vidal.select.ceiling import CeilingSelector
 from vidal.select.claus import CLAUSSelector
+from vidal.select.oracle import ORACLE_SELECTORS, OracleErrorSelector
+from vidal.select.representative import KCenterSelector, TypicalitySelector
 
 __all__ = [
     "FrameScores",
@@ -58,6 +61,10 @@ __all__ = [
     "APUSelector",
     "LocalAPUSelector",
     "CLAUSSelector",
+    "OracleErrorSelector",
+    "KCenterSelector",
+    "TypicalitySelector",
+    "CeilingSelector",
 ]
 
 SELECTORS: dict[str, Selector] = {
@@ -70,6 +77,10 @@ SELECTORS: dict[str, Selector] = {
     "apu": APUSelector(),
     "apu_local": LocalAPUSelector(),
     "claus": CLAUSSelector(),
+    "kcenter": KCenterSelector(),
+    "typicality": TypicalitySelector(),
+    "ceiling": CeilingSelector(),
+    **ORACLE_SELECTORS,
 }
 
 try:

@@ -10,7 +10,7 @@ It never asks which model produced the scores, and the loop never asks which sel
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -37,6 +37,10 @@ class FrameScores:
             (CLAUS uses them to assign videos to clusters; k-means is used when absent).
         skipped: video id -> why it could not be scored (e.g. an undecodable file); the
             loop hides these videos from the selector.
+        lookahead: ``(Selection) -> float``, the held-out metric after a short training on
+            the pool plus that selection (see :meth:`vidal.tasks.action.ActionTask.lookahead`);
+            set by the loop for selectors that require ``"lookahead"`` (the ceiling); never
+            saved.
     """
 
     frames: dict[str, np.ndarray] = field(default_factory=dict)
@@ -44,6 +48,7 @@ class FrameScores:
     extra: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     centers: np.ndarray | None = None
     skipped: dict[str, str] = field(default_factory=dict)
+    lookahead: Callable[[Selection], float] | None = None
 
     def get(self, video_id: str) -> np.ndarray:
         if video_id not in self.frames:

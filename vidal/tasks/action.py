@@ -9,6 +9,7 @@ action fields before any work starts.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import warnings
@@ -35,7 +36,7 @@ from vidal.models.action import (
 from vidal.pool import LabelPool
 from vidal.scoring.scorers import get_scorer
 from vidal.scoring.stream import loader_clips, score_dataset
-from vidal.select.base import FrameScores
+from vidal.select.base import FrameScores, Selection
 from vidal.train.action import (
     LOCALIZATION_LOSSES,
     ActionTrainConfig,
@@ -82,7 +83,8 @@ def predict_video(
     device: torch.device,
     batch_size: int = 8,
     label: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    with_features: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Foreground probabilities of a whole video, clip by clip, and its mean class scores.
 
     Args:
@@ -94,9 +96,12 @@ def predict_video(
         label: the class whose poses the decoder sees in every clip; default each clip's
             predicted class (the papers' inference). Giving the true class measures
             localization apart from classification.
+        with_features: also return each frame's latent feature, the mean of those of the
+            clips that cover it.
 
     Returns:
-        ``probs (ndarray[T, H, W])`` float32 and ``class_scores (ndarray[K])``.
+        ``probs (ndarray[T, H, W])`` float32 and ``class_scores (ndarray[K])``, and with
+        ``with_features`` ``features (ndarray[T, D])`` float32.
     """
     model.eval().to(device)
     n = len(frames)
@@ -104,6 +109,7 @@ def predict_video(
     probs = np.zeros((n, *frames.shape[1:3]), dtype=np.float32)
     counts = np.zeros(n, dtype=np.float32)
     class_scores = []
+    features = np.zeros((n, model.detector.feature_dim), dtype=np.float32)
     for b in range(0, len(starts), batch_size):
         chunk = starts[b : b + batch_size]
         idx = [np.arange(s, s + clip_len).clip(max=n - 1) for s in chunk]
@@ -111,12 +117,17 @@ def predict_video(
         labels = None if label is None else torch.full((len(chunk),), label, device=device)
         out = model.detector(clips, labels=labels)
         p = torch.sigmoid(out.logits).float().cpu().numpy()  # [B, L, H, W]
-        for i, pi in zip(idx, p, strict=True):
+        f = out.features.float().cpu().numpy()  # [B, D]
+        for i, pi, fi in zip(idx, p, f, strict=True):
             np.add.at(probs, i, pi)
             np.add.at(counts, i, 1.0)
+            np.add.at(features, i, fi)
         class_scores.append(out.class_scores.float().cpu().numpy())
     probs /= np.maximum(counts, 1)[:, None, None]
-    return probs, np.concatenate(class_scores).mean(axis=0)
+    class_mean = np.concatenate(class_scores).mean(axis=0)
+    if with_features:
+        return probs, class_mean, features / np.maximum(counts, 1)[:, None]
+    return probs, class_mean
 
 
 class ActionTask:
@@ -258,7 +269,64 @@ class ActionTask:
         )
         if model.clusters_initialised:
             scores.centers = model.clustering.centers.detach().cpu().numpy().astype(np.float64)
+        self._add_frame_extras(model, scores, [v for v in todo if v not in scores.skipped])
         return scores
+
+    def _add_frame_extras(self, model: ActionModel, scores: FrameScores, video_ids: list) -> None:
+        """One deterministic pass more per video: each frame's latent feature
+        (``extra["frame_features"]``, ``[T, D]``, for k-center and typicality) and, where the
+        dataset has ground truth, the model's true error ``1 - IoU`` (``extra["gt_error"]``,
+        ``[T]``, for the oracle selectors; a simulated campaign knows the truth)."""
+        from vidal.metrics.localization import frame_ious
+
+        annotated = any(v.tubes for v in self.train_set)
+        features: dict[str, np.ndarray] = {}
+        errors: dict[str, np.ndarray] = {}
+        for vid in video_ids:
+            frames = self.train_store.frames(vid)
+            probs, _, feats = predict_video(
+                model,
+                frames,
+                clip_len=self.train_config.clip_len,
+                device=self.device,
+                with_features=True,
+            )
+            features[vid] = feats.astype(np.float64)
+            if annotated:
+                errors[vid] = 1.0 - frame_ious(probs, self.train_set[vid])
+        scores.extra["frame_features"] = features
+        if annotated:
+            scores.extra["gt_error"] = errors
+
+    def lookahead(
+        self, model: ActionModel, pool: LabelPool, *, seed: int, steps: int = 30
+    ) -> Callable[[Selection], float]:
+        """What a candidate selection would give: ``gain(selection) -> float``.
+
+        ``gain`` copies the model, labels the selection in a copy of the pool (the truth is
+        known in a simulated campaign), fine-tunes the copy for ``steps`` steps and returns
+        its test :attr:`primary_metric`. It sees the test set, so the batch it prefers is an
+        optimistic upper bound (the ceiling of :class:`vidal.select.ceiling.CeilingSelector`),
+        never a method. Each call costs ``steps`` training steps and one evaluation.
+        """
+        config = dataclasses.replace(self.train_config, steps=steps, initial_steps=None)
+
+        def gain(selection: Selection) -> float:
+            trial, trial_pool = copy.deepcopy(model), pool.copy()
+            for vid in selection.videos:
+                trial_pool.add_video_label(vid, self.train_set[vid].label)
+            for vid, frames in selection.frames.items():
+                trial_pool.add_frames(vid, frames)
+            train_action_model(
+                trial, self.train_set, trial_pool, self.train_store, config,
+                device=self.device, seed=seed, progress=False,
+            )  # fmt: skip
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                value = self.evaluate(trial).get(self.primary_metric)
+            return float("nan") if value is None else float(value)
+
+        return gain
 
     def evaluate(self, model: ActionModel, *, true_class: bool = False) -> dict:
         """Localization accuracy and classification accuracy on the test set.
