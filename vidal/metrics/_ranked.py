@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vidal.metrics._checks import mean_or_none, positive_int
+from vidal.metrics._checks import mean_or_none, positive_int, thresholds
 from vidal.metrics.ap import _match_grouped, average_precision
 from vidal.metrics.protocols import Protocol, get_protocol
 
@@ -24,27 +24,40 @@ __all__ = ["RankedAPAccumulator"]
 class RankedAPAccumulator:
     """Scores and true-positive flags per class and threshold, ranked into AP at the end.
 
+    Subclasses set :attr:`default_thresholds` and :attr:`default_protocol`, match detections
+    in their ``update`` and report in their ``compute``.
+
     Args:
         num_classes: K; labels are ``0 .. K - 1``.
-        iou_thresholds: the overlaps the flags are kept for (checked by the subclass).
-        protocol: a name in :data:`vidal.metrics.PROTOCOLS` or a :class:`Protocol`.
+        iou_thresholds: the overlaps to report (the subclass's default when ``None``).
+        protocol: a name in :data:`vidal.metrics.PROTOCOLS` or a :class:`Protocol` (the
+            subclass's default when ``None``).
         matching, method, inclusive: override the protocol's setting when given.
     """
+
+    default_thresholds: tuple[float, ...] = (0.5,)
+    default_protocol: str = "vidal"
 
     def __init__(
         self,
         num_classes: int,
-        iou_thresholds: Sequence[float],
         *,
-        protocol: str | Protocol,
-        matching: str | None,
-        method: str | None,
-        inclusive: bool | None,
+        iou_thresholds: Sequence[float] | float | None = None,
+        protocol: str | Protocol | None = None,
+        matching: str | None = None,
+        method: str | None = None,
+        inclusive: bool | None = None,
     ) -> None:
         self.num_classes = positive_int(num_classes, "num_classes")
-        self.iou_thresholds = tuple(iou_thresholds)
+        self.iou_thresholds = thresholds(
+            self.default_thresholds if iou_thresholds is None else iou_thresholds,
+            "iou_thresholds",
+        )
         self.protocol = get_protocol(
-            protocol, matching=matching, method=method, inclusive=inclusive
+            self.default_protocol if protocol is None else protocol,
+            matching=matching,
+            method=method,
+            inclusive=inclusive,
         )
         self.matching = self.protocol.matching
         self.method = self.protocol.method

@@ -28,17 +28,9 @@ import numpy as np
 
 from vidal.data.annotations import VideoAnnotation
 from vidal.errors import VidalError
-from vidal.metrics._checks import (
-    boxes_array,
-    labels_in_range,
-    positive_int,
-    thresholds,
-    to_numpy,
-    vector,
-)
+from vidal.metrics._checks import boxes_array, labels_in_range, positive_int, to_numpy, vector
 from vidal.metrics._ranked import RankedAPAccumulator
 from vidal.metrics.boxes import boxes_from_map
-from vidal.metrics.protocols import Protocol
 
 __all__ = ["Detections", "detections_from_maps", "ground_truth_detections", "FrameAPAccumulator"]
 
@@ -208,24 +200,8 @@ class FrameAPAccumulator(RankedAPAccumulator):
         {0.5: 1.0}
     """
 
-    def __init__(
-        self,
-        num_classes: int,
-        *,
-        iou_thresholds: Sequence[float] | float = (0.5,),
-        protocol: str | Protocol = "vidal",
-        matching: str | None = None,
-        method: str | None = None,
-        inclusive: bool | None = None,
-    ) -> None:
-        super().__init__(
-            num_classes,
-            thresholds(iou_thresholds, "iou_thresholds"),
-            protocol=protocol,
-            matching=matching,
-            method=method,
-            inclusive=inclusive,
-        )
+    default_thresholds = (0.5,)
+    default_protocol = "vidal"
 
     def update(self, video: VideoAnnotation, detections: Detections, *, frames: Any = None) -> None:
         """Add one video.

@@ -28,12 +28,11 @@ import numpy as np
 
 from vidal.data.annotations import VideoAnnotation
 from vidal.errors import VidalError
-from vidal.metrics._checks import labels_in_range, thresholds
+from vidal.metrics._checks import labels_in_range
 from vidal.metrics._ranked import RankedAPAccumulator
 from vidal.metrics.ap import _greedy_match
 from vidal.metrics.boxes import tube_iou
 from vidal.metrics.linking import DetectedTube
-from vidal.metrics.protocols import Protocol
 
 __all__ = ["tube_nms", "VideoAPAccumulator", "VIDEO_AP_THRESHOLDS"]
 
@@ -107,24 +106,8 @@ class VideoAPAccumulator(RankedAPAccumulator):
         {0.5: 1.0}
     """
 
-    def __init__(
-        self,
-        num_classes: int,
-        *,
-        iou_thresholds: Sequence[float] | float = VIDEO_AP_THRESHOLDS,
-        protocol: str | Protocol = "vidal",
-        matching: str | None = None,
-        method: str | None = None,
-        inclusive: bool | None = None,
-    ) -> None:
-        super().__init__(
-            num_classes,
-            thresholds(iou_thresholds, "iou_thresholds"),
-            protocol=protocol,
-            matching=matching,
-            method=method,
-            inclusive=inclusive,
-        )
+    default_thresholds = VIDEO_AP_THRESHOLDS
+    default_protocol = "vidal"
 
     def update(self, video: VideoAnnotation, tubes: Sequence[DetectedTube]) -> None:
         """Add one video.

@@ -40,7 +40,8 @@ class DetectionAPAccumulator(RankedAPAccumulator):
             is the background, pass ``K + 1``: class 0 never has ground truth and is left
             out of the mean.
         iou_threshold: overlap for a match.
-        protocol: a name in :data:`vidal.metrics.PROTOCOLS` or a :class:`Protocol`.
+        protocol: a name in :data:`vidal.metrics.PROTOCOLS` or a :class:`Protocol`; default
+            ``"voc10"``.
         matching: ``"voc"`` or ``"act"``; overrides the protocol's.
         method: ``"voc"`` (all-point), ``"voc11"`` or ``"trapezoid"``; overrides the protocol's.
         inclusive: box areas with the ``+1`` pixel of the VOC devkit; overrides the protocol's.
@@ -53,12 +54,14 @@ class DetectionAPAccumulator(RankedAPAccumulator):
         1.0
     """
 
+    default_protocol = "voc10"
+
     def __init__(
         self,
         num_classes: int,
         *,
         iou_threshold: float = 0.5,
-        protocol: str | Protocol = "voc10",
+        protocol: str | Protocol | None = None,
         matching: str | None = None,
         method: str | None = None,
         inclusive: bool | None = None,
@@ -68,7 +71,7 @@ class DetectionAPAccumulator(RankedAPAccumulator):
         self.iou_threshold = float(iou_threshold)
         super().__init__(
             num_classes,
-            (self.iou_threshold,),
+            iou_thresholds=(self.iou_threshold,),
             protocol=protocol,
             matching=matching,
             method=method,
