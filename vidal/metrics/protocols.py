@@ -10,14 +10,16 @@ and :func:`~vidal.metrics.voc_ap` take one by name (``protocol="act"``); an expl
 The protocols (:data:`PROTOCOLS`):
 
 * ``"act"`` — frame-AP and video-AP as in ACT (Kalogeiton et al., "Action Tubelet Detector
-  for Spatio-Temporal Action Localization", ICCV 2017, Sec. 4 and 5): ACT matching
-  (``IoU >= threshold``, best unmatched ground truth), trapezoid AP of the raw curve,
-  inclusive box areas (``x2 - x1 + 1``: boxes name their first and last pixel), and before
-  video-AP a per-class NMS over each video's tubes at spatio-temporal overlap 0.3. Linking
-  follows ACT's description of its tubelet linking for one-frame tubelets: the 10 best
-  detections of a class per frame are the candidates (ACT's ``N = 10``), a link is extended
-  by a candidate overlapping its last box by 0.2 or more, and a link not extended at a frame
-  ends (ACT: "not extended in K consecutive frames", K = 1 here).
+  for Spatio-Temporal Action Localization", ICCV 2017): ACT matching (``IoU >= threshold``,
+  best unmatched ground truth), trapezoid AP of the raw curve, inclusive box areas
+  (``x2 - x1 + 1``: boxes name their first and last pixel), and before video-AP a
+  per-class NMS over each video's tubes at spatio-temporal overlap 0.3 (areas and NMS are
+  what made vidal's frame-mAP and video-mAP agree with ACT's own evaluation to 1e-8 on
+  the same detections, issue 14). Linking reads ACT's description of its tubelet linking
+  for one-frame tubelets: the 10 best detections of a class per frame are the candidates
+  (its top ``N = 10``), a link is extended by a candidate overlapping its last box by 0.2
+  or more, and a link not extended at a frame ends (a link stops when "not extended in K
+  consecutive frames", K = 1 here).
 * ``"vidal"`` — the same ranking, matching and AP integral with continuous box areas
   (``x2 - x1``, as ``torchvision.ops.box_area``; vidal's boxes are pixel edges, DESIGN.md),
   no tube NMS, and linking that bridges up to 5 frames without a detection. The defaults of
