@@ -62,6 +62,10 @@ def box_area(boxes: np.ndarray) -> np.ndarray:
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise intersection over union.
 
+    tracking's own copy: ``tracking`` may not import ``vidal`` (whose metrics hold the
+    float64 IoU with both area conventions) and does not depend on torch
+    (``torchvision.ops.box_iou``), so this float32 one serves propagation and linking.
+
     Args:
         a (ndarray[N, 4]): ``x1, y1, x2, y2``.
         b (ndarray[M, 4]): ``x1, y1, x2, y2``.

@@ -16,6 +16,7 @@ from vidal.metrics import (
     FrameAPAccumulator,
     LocalizationAccumulator,
     VideoAPAccumulator,
+    evaluate_action_detections,
     ground_truth_detections,
     link_tubes,
     localization_accuracy,
@@ -93,6 +94,35 @@ def test_linked_ground_truth_boxes_recover_the_tubes(ucf):
     # Not exactly 1: in a few videos (SalsaSpin couples) same-class actors overlap and swap,
     # and some annotated boxes jump between frames (IoU < link_iou), splitting a tube.
     assert result[0.2] >= 0.95 and result[0.5] >= 0.9, result
+
+
+def test_act_protocol_on_real_tubes(ucf):
+    rng = np.random.default_rng(2)
+    results = {}
+    for shift in (0, 8):
+        det = {
+            v.video_id: _shifted(v, shift, rng.random(len(ground_truth_detections(v)))) for v in ucf
+        }
+        for protocol in ("vidal", "act"):
+            results[shift, protocol] = evaluate_action_detections(
+                ucf,
+                det,
+                num_classes=ucf.num_classes,
+                protocol=protocol,
+                frame_thresholds=(0.5, 0.75),
+            )
+    for protocol in ("vidal", "act"):
+        exact = results[0, protocol]
+        assert exact["protocol"] == protocol and exact["frame"]["frame_map"] == {
+            0.5: 1.0,
+            0.75: 1.0,
+        }
+        # linking with random scores splits a few tubes (ACT's more: a missed link ends a tube)
+        assert exact["video"]["video_map"][0.5] >= 0.9, exact["video"]["video_map"]
+    # ACT's inclusive areas: a box moved d pixels overlaps its original by (w + 1 - d) / (w + 1 + d)
+    # instead of (w - d) / (w + d), so shifted copies match at least as often
+    act, ours = results[8, "act"]["frame"]["frame_map"], results[8, "vidal"]["frame"]["frame_map"]
+    assert act[0.5] >= ours[0.5] and act[0.75] > ours[0.75] + 0.01, (act, ours)
 
 
 def test_localization_of_ground_truth_and_shifted_maps(ucf):

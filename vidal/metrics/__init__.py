@@ -6,7 +6,10 @@
 * **Detection AP**: frame-AP and video-AP of ranked boxes and tubes as ACT defines them
   (:mod:`~vidal.metrics.detection_ap`, :mod:`~vidal.metrics.video_ap`), and PASCAL VOC AP
   for per-frame object detection (:mod:`~vidal.metrics.voc`), on the shared core of
-  :mod:`~vidal.metrics.ap` and :mod:`~vidal.metrics.boxes`.
+  :mod:`~vidal.metrics.ap` and :mod:`~vidal.metrics.boxes`. The settings of published tables
+  are named protocols (:mod:`~vidal.metrics.protocols`: ``act``, ``vidal``, ``voc07``,
+  ``voc10``, and the default per dataset); :func:`evaluate_action_detections` computes
+  frame-mAP and video-mAP under one.
 """
 
 from vidal.metrics.ap import average_precision, match_detections, match_ious, precision_recall
@@ -24,6 +27,8 @@ from vidal.metrics.detection_ap import (
     detections_from_maps,
     ground_truth_detections,
 )
+from vidal.metrics.evaluate import evaluate_action_detections
+from vidal.metrics.linking import DetectedTube, link_tubes
 from vidal.metrics.localization import (
     LOCALIZATION_TAUS,
     LocalizationAccumulator,
@@ -31,7 +36,14 @@ from vidal.metrics.localization import (
     localization_accuracy,
     whole_frame_prediction,
 )
-from vidal.metrics.video_ap import VIDEO_AP_THRESHOLDS, DetectedTube, VideoAPAccumulator, link_tubes
+from vidal.metrics.protocols import (
+    DATASET_PROTOCOLS,
+    PROTOCOLS,
+    Protocol,
+    default_protocol,
+    get_protocol,
+)
+from vidal.metrics.video_ap import VIDEO_AP_THRESHOLDS, VideoAPAccumulator, tube_nms
 from vidal.metrics.voc import DetectionAPAccumulator, postprocess_detections, voc_ap
 
 __all__ = [
@@ -60,10 +72,18 @@ __all__ = [
     "FrameAPAccumulator",
     "DetectedTube",
     "link_tubes",
+    "tube_nms",
     "VIDEO_AP_THRESHOLDS",
     "VideoAPAccumulator",
+    "evaluate_action_detections",
     # VOC AP
     "DetectionAPAccumulator",
     "postprocess_detections",
     "voc_ap",
+    # named protocols
+    "Protocol",
+    "PROTOCOLS",
+    "DATASET_PROTOCOLS",
+    "get_protocol",
+    "default_protocol",
 ]

@@ -1,6 +1,8 @@
 """Average precision from ranked detections, and greedy matching of detections to ground truth.
 
-Two protocols are in use in the papers vidal follows, and both are offered by name:
+Two matching rules and AP integrals are in use in the papers vidal follows; both are offered
+by name here, and :mod:`vidal.metrics.protocols` bundles them (with the box-area convention
+and the tube settings) into the named protocols of published tables:
 
 * ``"act"`` — the frame-AP / video-AP of ACT (Kalogeiton et al., "Action Tubelet Detector
   for Spatio-Temporal Action Localization", ICCV 2017), used by the action detection papers
@@ -30,7 +32,7 @@ import numpy as np
 
 from vidal.errors import VidalError
 from vidal.metrics._checks import boxes_array, choice, vector
-from vidal.metrics.boxes import _paired_box_iou, box_iou
+from vidal.metrics.boxes import _iou, box_iou
 
 __all__ = [
     "AP_METHODS",
@@ -282,7 +284,7 @@ def _match_grouped(
     offsets = np.arange(m_of_det.sum()) - np.repeat(pair_start, m_of_det)
     pair_det = np.repeat(d_order, m_of_det)
     pair_gt = g_order[np.repeat(np.repeat(g_start[g_pos], d_count), m_of_det) + offsets]
-    ious = _paired_box_iou(det_boxes[pair_det], gt_boxes[pair_gt], inclusive)
+    ious = _iou(det_boxes[pair_det], gt_boxes[pair_gt], inclusive)
     best = np.maximum.reduceat(ious, pair_start)  # [D] best overlap of each detection
     th = np.asarray(thresholds, dtype=np.float64)[:, None]
     single = np.repeat(d_count == 1, d_count)  # a lone detection: its best overlap decides
@@ -298,50 +300,3 @@ def _match_grouped(
         for k, t in enumerate(thresholds):
             tp[k, d] = _greedy_match(block, det_scores[d], t, matching)
     return tp
-
-
-class _RankedStore:
-    """Scores and true-positive flags per class and threshold, turned into AP at the end.
-
-    Args:
-        num_classes: K.
-        thresholds: the overlap thresholds the flags are kept for.
-        method: the AP integral (see :func:`average_precision`).
-    """
-
-    def __init__(self, num_classes: int, thresholds: Sequence[float], method: str) -> None:
-        self.num_classes = num_classes
-        self.thresholds = tuple(thresholds)
-        self.method = method
-        self.num_gt = np.zeros(num_classes, dtype=np.int64)
-        self._scores: list[list[np.ndarray]] = [[] for _ in range(num_classes)]
-        self._tp: list[list[np.ndarray]] = [[] for _ in range(num_classes)]
-
-    def add(
-        self, labels: np.ndarray, scores: np.ndarray, tp: np.ndarray, gt_labels: np.ndarray
-    ) -> None:
-        """Add detections (``labels [N]``, ``scores [N]``, ``tp [len(thresholds), N]``) and ground truth."""
-        self.num_gt += np.bincount(gt_labels, minlength=self.num_classes)
-        for c in np.unique(labels):
-            mine = labels == c
-            self._scores[c].append(scores[mine])
-            self._tp[c].append(tp[:, mine])
-
-    def num_detections(self) -> list[int]:
-        return [int(sum(len(s) for s in self._scores[c])) for c in range(self.num_classes)]
-
-    def per_class(self) -> dict[float, list[float | None]]:
-        """{threshold: K APs, ``None`` for a class without ground truth}."""
-        out: dict[float, list[float | None]] = {th: [] for th in self.thresholds}
-        for c in range(self.num_classes):
-            scores = np.concatenate(self._scores[c]) if self._scores[c] else np.zeros(0)
-            tp = (
-                np.concatenate(self._tp[c], axis=1)
-                if self._tp[c]
-                else np.zeros((len(self.thresholds), 0), bool)
-            )
-            for k, th in enumerate(self.thresholds):
-                out[th].append(
-                    average_precision(scores, tp[k], int(self.num_gt[c]), method=self.method)
-                )
-        return out

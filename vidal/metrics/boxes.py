@@ -7,6 +7,12 @@ literature and both are offered:
 * inclusive (``inclusive=True``): ``area = (x2 - x1 + 1) * (y2 - y1 + 1)``, the PASCAL VOC
   devkit and ACT (Kalogeiton et al., ICCV 2017) convention, where ``x2`` is the last pixel
   column rather than the right edge.
+
+One formula serves every box overlap in :mod:`vidal.metrics` (``_iou`` below: pairs, rows,
+tubes, linking). Elsewhere: vidal code that holds tensors uses ``torchvision.ops.box_iou``
+(which has no inclusive areas and gives NaN for an empty union, so it is not used here on
+numpy inputs); :mod:`tracking` keeps its own float32 helper (``tracking/_boxes.py``), because
+``tracking`` must not import ``vidal`` and does not depend on torch.
 """
 
 from __future__ import annotations
@@ -54,9 +60,18 @@ def box_area(boxes: np.ndarray, *, inclusive: bool = False) -> np.ndarray:
         >>> box_area(np.array([[0, 0, 2, 3]])).tolist()
         [6.0]
     """
-    b = boxes_array(boxes, "boxes")
-    one = 1.0 if inclusive else 0.0
-    return np.clip(b[:, 2] - b[:, 0] + one, 0, None) * np.clip(b[:, 3] - b[:, 1] + one, 0, None)
+    return _area(boxes_array(boxes, "boxes"), inclusive)
+
+
+def _area(b: np.ndarray, inclusive: bool) -> np.ndarray:
+    """Areas of float boxes ``b [..., 4]``, a pixel added to each side when ``inclusive``."""
+    return _extent(b[..., 0], b[..., 2], inclusive) * _extent(b[..., 1], b[..., 3], inclusive)
+
+
+def _extent(lo: np.ndarray, hi: np.ndarray, inclusive: bool) -> np.ndarray:
+    """``hi - lo`` (``+ 1`` when ``inclusive``), 0 where negative."""
+    d = hi - lo
+    return np.maximum(d + 1.0 if inclusive else d, 0.0)
 
 
 def box_iou(boxes1: np.ndarray, boxes2: np.ndarray, *, inclusive: bool = False) -> np.ndarray:
@@ -79,14 +94,29 @@ def box_iou(boxes1: np.ndarray, boxes2: np.ndarray, *, inclusive: bool = False) 
 
 def _box_iou(a: np.ndarray, b: np.ndarray, inclusive: bool) -> np.ndarray:
     """:func:`box_iou` of float ``[N, 4]`` and ``[M, 4]`` arrays, without argument checks."""
-    one = 1.0 if inclusive else 0.0
-    area_a = (a[:, 2] - a[:, 0] + one).clip(0) * (a[:, 3] - a[:, 1] + one).clip(0)
-    area_b = (b[:, 2] - b[:, 0] + one).clip(0) * (b[:, 3] - b[:, 1] + one).clip(0)
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]) + one
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]) + one
-    inter = w.clip(0) * h.clip(0)  # [N, M]
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return _iou(a[:, None, :], b[None, :, :], inclusive)  # [N, M]
+
+
+def _iou(a: np.ndarray, b: np.ndarray, inclusive: bool) -> np.ndarray:
+    """IoU of boxes ``a [..., 4]`` and ``b [..., 4]`` broadcast against each other.
+
+    The one box-overlap formula of :mod:`vidal.metrics`: :func:`box_iou` (every pair),
+    :func:`paired_box_iou` (row by row), tube overlaps and tube linking all come here.
+
+    Args:
+        a (ndarray[..., 4]): float ``x1, y1, x2, y2`` boxes.
+        b (ndarray[..., 4]): float boxes, broadcastable with ``a``.
+        inclusive: areas with the ``+1`` pixel.
+
+    Returns:
+        ndarray[...] float IoU, 0 where the union is empty.
+    """
+    w = _extent(np.maximum(a[..., 0], b[..., 0]), np.minimum(a[..., 2], b[..., 2]), inclusive)
+    h = _extent(np.maximum(a[..., 1], b[..., 1]), np.minimum(a[..., 3], b[..., 3]), inclusive)
+    inter = w * h
+    union = _area(a, inclusive) + _area(b, inclusive) - inter
+    positive = union > 0
+    return np.where(positive, inter / np.where(positive, union, 1.0), 0.0)
 
 
 def paired_box_iou(
@@ -106,19 +136,7 @@ def paired_box_iou(
     b = boxes_array(boxes2, "boxes2")
     if len(a) != len(b):
         raise VidalError(f"boxes1 and boxes2 must have the same length, got {len(a)} and {len(b)}")
-    return _paired_box_iou(a, b, inclusive)
-
-
-def _paired_box_iou(a: np.ndarray, b: np.ndarray, inclusive: bool) -> np.ndarray:
-    """:func:`paired_box_iou` of float ``[N, 4]`` arrays, without argument checks."""
-    one = 1.0 if inclusive else 0.0
-    w = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]) + one
-    h = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]) + one
-    inter = w.clip(0) * h.clip(0)
-    area_a = (a[:, 2] - a[:, 0] + one).clip(0) * (a[:, 3] - a[:, 1] + one).clip(0)
-    area_b = (b[:, 2] - b[:, 0] + one).clip(0) * (b[:, 3] - b[:, 1] + one).clip(0)
-    union = area_a + area_b - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    return _iou(a, b, inclusive)
 
 
 def _tube_arrays(tube: TubeLike, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +183,7 @@ def tube_iou(tube1: TubeLike, tube2: TubeLike, *, inclusive: bool = False) -> fl
     t_inter = float(t_max - t_min + 1)
     t_union = float(max(f1[-1], f2[-1]) - min(f1[0], f2[0]) + 1)
     _, i1, i2 = np.intersect1d(f1, f2, assume_unique=True, return_indices=True)
-    spatial = paired_box_iou(b1[i1], b2[i2], inclusive=inclusive).sum() / t_inter
+    spatial = _iou(b1[i1], b2[i2], inclusive).sum() / t_inter
     return float(t_inter / t_union * spatial)
 
 

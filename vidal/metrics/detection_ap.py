@@ -12,7 +12,9 @@ Conventions chosen here (see :mod:`vidal.metrics.ap`):
 * ground truth are the boxes of every tube of that class on every frame it covers; a
   detection on a frame without ground truth of its class is a false positive;
 * matching is ACT's (best unmatched ground truth, ``IoU >= threshold``) and AP is the
-  trapezoid area of the raw curve started at ``(recall 0, precision 1)``, both switchable;
+  trapezoid area of the raw curve started at ``(recall 0, precision 1)``; box areas are
+  continuous by default (protocol ``"vidal"``) and ACT's inclusive ``+1`` pixel with
+  ``protocol="act"`` (:mod:`vidal.metrics.protocols`);
 * classes without ground truth are left out of the mean.
 """
 
@@ -26,17 +28,8 @@ import numpy as np
 
 from vidal.data.annotations import VideoAnnotation
 from vidal.errors import VidalError
-from vidal.metrics._checks import (
-    boxes_array,
-    choice,
-    labels_in_range,
-    mean_or_none,
-    positive_int,
-    thresholds,
-    to_numpy,
-    vector,
-)
-from vidal.metrics.ap import AP_METHODS, MATCHING, _match_grouped, _RankedStore
+from vidal.metrics._checks import boxes_array, labels_in_range, positive_int, to_numpy, vector
+from vidal.metrics._ranked import RankedAPAccumulator
 from vidal.metrics.boxes import boxes_from_map
 
 __all__ = ["Detections", "detections_from_maps", "ground_truth_detections", "FrameAPAccumulator"]
@@ -184,15 +177,19 @@ def detections_from_maps(
     return Detections.concatenate(parts)
 
 
-class FrameAPAccumulator:
-    """ACT frame-AP per class and frame-mAP, fed one video at a time.
+class FrameAPAccumulator(RankedAPAccumulator):
+    """Frame-AP per class and frame-mAP, fed one video at a time.
 
     Args:
         num_classes: K; labels are ``0 .. K - 1``.
         iou_thresholds: the overlaps to report (f-mAP@0.5 by default).
-        matching: ``"act"`` (default) or ``"voc"``.
-        method: ``"trapezoid"`` (default, ACT), ``"voc"`` (all-point) or ``"voc11"``.
-        inclusive: box areas with ACT's ``+1`` pixel.
+        protocol: a name in :data:`vidal.metrics.PROTOCOLS` or a :class:`Protocol`:
+            ``"vidal"`` (default: ACT matching and AP, continuous box areas) or ``"act"``
+            (ACT's inclusive areas too).
+        matching: ``"act"`` or ``"voc"``; overrides the protocol's.
+        method: ``"trapezoid"`` (ACT), ``"voc"`` (all-point) or ``"voc11"``; overrides the
+            protocol's.
+        inclusive: box areas with ACT's ``+1`` pixel; overrides the protocol's.
 
     Example:
         >>> from vidal.data.annotations import Tube, VideoAnnotation
@@ -203,21 +200,8 @@ class FrameAPAccumulator:
         {0.5: 1.0}
     """
 
-    def __init__(
-        self,
-        num_classes: int,
-        *,
-        iou_thresholds: Sequence[float] | float = (0.5,),
-        matching: str = "act",
-        method: str = "trapezoid",
-        inclusive: bool = False,
-    ) -> None:
-        self.num_classes = positive_int(num_classes, "num_classes")
-        self.iou_thresholds = thresholds(iou_thresholds, "iou_thresholds")
-        self.matching = choice(matching, "matching", MATCHING)
-        self.method = choice(method, "method", AP_METHODS)
-        self.inclusive = bool(inclusive)
-        self._store = _RankedStore(self.num_classes, self.iou_thresholds, self.method)
+    default_thresholds = (0.5,)
+    default_protocol = "vidal"
 
     def update(self, video: VideoAnnotation, detections: Detections, *, frames: Any = None) -> None:
         """Add one video.
@@ -242,26 +226,17 @@ class FrameAPAccumulator:
         gt = ground_truth_detections(video)
         labels_in_range(gt.labels, self.num_classes, f"{video.video_id}: tube labels")
         if frames is not None:
-            wanted = np.unique(vector(frames, "frames", len(np.atleast_1d(frames)), np.int64))
-            outside = ~np.isin(detections.frames, wanted)
-            if outside.any():
-                raise VidalError(
-                    f"{video.video_id}: detections on frames "
-                    f"{np.unique(detections.frames[outside])[:5].tolist()} not listed in frames"
-                )
-            gt = gt.select(np.isin(gt.frames, wanted))
+            gt = gt.select(np.isin(gt.frames, _evaluated_frames(video, detections, frames)))
         k = self.num_classes
-        tp = _match_grouped(
-            detections.frames * k + detections.labels,  # one group per (frame, class)
-            detections.boxes.astype(np.float64),
-            detections.scores,
-            gt.frames * k + gt.labels,
-            gt.boxes.astype(np.float64),
-            self.iou_thresholds,
-            matching=self.matching,
-            inclusive=self.inclusive,
+        self._add_boxes(  # one group per (frame, class)
+            keys=detections.frames * k + detections.labels,
+            labels=detections.labels,
+            scores=detections.scores,
+            boxes=detections.boxes.astype(np.float64),
+            gt_keys=gt.frames * k + gt.labels,
+            gt_labels=gt.labels,
+            gt_boxes=gt.boxes.astype(np.float64),
         )
-        self._store.add(detections.labels, detections.scores, tp, gt.labels)
 
     def compute(self) -> dict[str, Any]:
         """Frame-mAP and per-class frame-AP at each threshold.
@@ -269,15 +244,19 @@ class FrameAPAccumulator:
         Returns:
             A JSON-able dict: ``frame_map`` ({threshold: mean AP over the classes with ground
             truth, or ``None``}), ``per_class`` ({threshold: K values, ``None`` for a class
-            without ground truth}), ``num_gt`` and ``num_detections`` (K ints), ``matching``,
-            ``method``.
+            without ground truth}), ``num_gt`` and ``num_detections`` (K ints), and the
+            settings ``protocol``, ``matching``, ``method``, ``inclusive``.
         """
-        per_class = self._store.per_class()
-        return {
-            "frame_map": {th: mean_or_none(v) for th, v in per_class.items()},
-            "per_class": per_class,
-            "num_gt": self._store.num_gt.tolist(),
-            "num_detections": self._store.num_detections(),
-            "matching": self.matching,
-            "method": self.method,
-        }
+        return self._result("frame_map")
+
+
+def _evaluated_frames(video: VideoAnnotation, detections: Detections, frames: Any) -> np.ndarray:
+    """The distinct ``frames [F]`` asked for; raise when a detection lies on another frame."""
+    wanted = np.unique(vector(frames, "frames", len(np.atleast_1d(frames)), np.int64))
+    outside = ~np.isin(detections.frames, wanted)
+    if outside.any():
+        raise VidalError(
+            f"{video.video_id}: detections on frames "
+            f"{np.unique(detections.frames[outside])[:5].tolist()} not listed in frames"
+        )
+    return wanted

@@ -112,6 +112,23 @@ def _video_class(video: VideoAnnotation, label: int | None) -> int | None:
     return labels.pop() if labels else None
 
 
+def _map_frames(video: VideoAnnotation, num_maps: int, frames: Any) -> np.ndarray:
+    """The video frame of each of ``num_maps`` maps (``frames [T]``, default ``0 .. T - 1``), checked."""
+    if frames is None:
+        if num_maps != video.num_frames:
+            raise VidalError(
+                f"{video.video_id}: pred_maps has {num_maps} frames but the video has "
+                f"{video.num_frames}; pass frames= to say which frames the maps are"
+            )
+        return np.arange(num_maps)
+    frame_idx = vector(frames, "frames", num_maps, np.int64)
+    if len(frame_idx) and (frame_idx.min() < 0 or frame_idx.max() >= video.num_frames):
+        raise VidalError(f"{video.video_id}: frames must lie in 0..{video.num_frames - 1}")
+    if len(np.unique(frame_idx)) != len(frame_idx):
+        raise VidalError(f"{video.video_id}: frames lists a frame twice")
+    return frame_idx
+
+
 class LocalizationAccumulator:
     """Frame and video localization accuracy (f@tau, v@tau), fed one video at a time.
 
@@ -178,36 +195,13 @@ class LocalizationAccumulator:
         maps = to_numpy(pred_maps)
         if maps.ndim != 3:
             raise VidalError(f"pred_maps must have shape [T, H, W], got {maps.shape}")
-        if frames is None:
-            if len(maps) != video.num_frames:
-                raise VidalError(
-                    f"{video.video_id}: pred_maps has {len(maps)} frames but the video has "
-                    f"{video.num_frames}; pass frames= to say which frames the maps are"
-                )
-            frame_idx = np.arange(len(maps))
-        else:
-            frame_idx = vector(frames, "frames", len(maps), np.int64)
-            if len(frame_idx) and (frame_idx.min() < 0 or frame_idx.max() >= video.num_frames):
-                raise VidalError(f"{video.video_id}: frames must lie in 0..{video.num_frames - 1}")
-            if len(np.unique(frame_idx)) != len(frame_idx):
-                raise VidalError(f"{video.video_id}: frames lists a frame twice")
+        frame_idx = _map_frames(video, len(maps), frames)
         counted = video.actors_per_frame()[frame_idx] > 0
         if self.include_empty_frames:
             counted[:] = True
         if not counted.any():
             return
-        cls = _video_class(video, label)
-        if cls is None:
-            raise VidalError(f"{video.video_id}: no class for the video; pass label=")
-        if not 0 <= cls < self.num_classes:
-            raise VidalError(f"{video.video_id}: class {cls} outside 0..{self.num_classes - 1}")
-        record = self._videos.setdefault(
-            video.video_id, {"label": cls, "inter": 0, "union": 0, "frames": set()}
-        )
-        if record["label"] != cls:
-            raise VidalError(
-                f"{video.video_id}: class {cls} differs from {record['label']} given before"
-            )
+        cls, record = self._record(video, label)
         frame_idx = frame_idx[counted]
         seen = record["frames"].intersection(frame_idx.tolist())
         if seen:
@@ -219,18 +213,7 @@ class LocalizationAccumulator:
             height, width = maps.shape[1:]
         ious = []
         for s in range(0, len(maps), _CHUNK):
-            chunk = maps[s : s + _CHUNK]
-            if chunk.dtype == bool:
-                pred = chunk
-                if pred.shape[1:] != (height, width):
-                    pred = _resize_stack(pred.view(np.uint8), width, height, nearest=True).view(
-                        bool
-                    )
-            else:
-                prob = chunk.astype(np.float32)
-                if prob.shape[1:] != (height, width):
-                    prob = _resize_stack(prob, width, height, nearest=False)
-                pred = prob >= self.threshold
+            pred = self._foreground(maps[s : s + _CHUNK], width, height)
             gt = np.stack(
                 [
                     _render_scaled(video, int(t), width, height, self.use_masks)
@@ -244,6 +227,33 @@ class LocalizationAccumulator:
             record["union"] += int(union.sum())
         record["frames"].update(frame_idx.tolist())
         self._frame_iou[cls].append(np.concatenate(ious))
+
+    def _record(self, video: VideoAnnotation, label: int | None) -> tuple[int, dict[str, Any]]:
+        """The video's class and its running totals (created on first sight)."""
+        cls = _video_class(video, label)
+        if cls is None:
+            raise VidalError(f"{video.video_id}: no class for the video; pass label=")
+        if not 0 <= cls < self.num_classes:
+            raise VidalError(f"{video.video_id}: class {cls} outside 0..{self.num_classes - 1}")
+        record = self._videos.setdefault(
+            video.video_id, {"label": cls, "inter": 0, "union": 0, "frames": set()}
+        )
+        if record["label"] != cls:
+            raise VidalError(
+                f"{video.video_id}: class {cls} differs from {record['label']} given before"
+            )
+        return cls, record
+
+    def _foreground(self, chunk: np.ndarray, width: int, height: int) -> np.ndarray:
+        """Predicted foreground ``bool [t, height, width]`` of maps ``[t, H, W]`` (resized if needed)."""
+        if chunk.dtype == bool:
+            if chunk.shape[1:] == (height, width):
+                return chunk
+            return _resize_stack(chunk.view(np.uint8), width, height, nearest=True).view(bool)
+        prob = chunk.astype(np.float32)
+        if prob.shape[1:] != (height, width):
+            prob = _resize_stack(prob, width, height, nearest=False)
+        return prob >= self.threshold
 
     def compute(self) -> dict[str, Any]:
         """f@tau and v@tau, per class and averaged over classes.

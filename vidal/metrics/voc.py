@@ -5,7 +5,9 @@ processed using Non-Maxima Suppression and thresholded by score, rejecting all d
 below 0.5. We use AP averaged over all classes using a detection threshold of IoU > 0.5."
 Each frame is an image; AP is computed per class over all frames (PASCAL VOC, Everingham et
 al. 2010) and averaged over the classes that have ground truth (ImageNet-VID style mAP).
-Matching and the AP integral are described in :mod:`vidal.metrics.ap`.
+Matching and the AP integral are described in :mod:`vidal.metrics.ap`; the protocols
+``"voc10"`` (all-point AP, the default) and ``"voc07"`` (11-point AP) in
+:mod:`vidal.metrics.protocols`.
 """
 
 from __future__ import annotations
@@ -18,37 +20,31 @@ import torch
 import torchvision
 
 from vidal.errors import VidalError
-from vidal.metrics._checks import (
-    boxes_array,
-    choice,
-    labels_in_range,
-    mean_or_none,
-    positive_int,
-    to_numpy,
-    vector,
-)
-from vidal.metrics.ap import AP_METHODS, MATCHING, _match_grouped, _RankedStore
+from vidal.metrics._checks import boxes_array, labels_in_range, to_numpy, vector
+from vidal.metrics._ranked import RankedAPAccumulator
+from vidal.metrics.protocols import Protocol
 
 __all__ = ["DetectionAPAccumulator", "postprocess_detections", "voc_ap"]
 
 
-class DetectionAPAccumulator:
+class DetectionAPAccumulator(RankedAPAccumulator):
     """Per-class AP of frame-level detections, fed one frame (image) at a time.
 
-    The defaults are the VOC protocol (greedy matching, ``IoU > 0.5``, all-point
-    interpolated AP, continuous box areas). The ACT frame-AP is the same accumulator with
-    ``matching="act", method="trapezoid"`` (see :class:`vidal.metrics.FrameAPAccumulator`).
-    Only true/false positive flags and scores are kept, so memory grows with the number of
-    detections, not of frames.
+    The default protocol is ``"voc10"`` (VOC matching, ``IoU > 0.5``, all-point AP,
+    continuous box areas); ``protocol="voc07"`` gives the 11-point AP and ``"act"`` ACT's
+    frame-AP rules (see :mod:`vidal.metrics.protocols`). Only true/false positive flags and
+    scores are kept, so memory grows with the number of detections, not of frames.
 
     Args:
         num_classes: K; labels are ``0 .. K - 1``. With torchvision detectors, whose label 0
             is the background, pass ``K + 1``: class 0 never has ground truth and is left
             out of the mean.
         iou_threshold: overlap for a match.
-        matching: ``"voc"`` or ``"act"``.
-        method: ``"voc"`` (all-point), ``"voc11"`` or ``"trapezoid"``.
-        inclusive: box areas with the ``+1`` pixel of the VOC devkit.
+        protocol: a name in :data:`vidal.metrics.PROTOCOLS` or a :class:`Protocol`; default
+            ``"voc10"``.
+        matching: ``"voc"`` or ``"act"``; overrides the protocol's.
+        method: ``"voc"`` (all-point), ``"voc11"`` or ``"trapezoid"``; overrides the protocol's.
+        inclusive: box areas with the ``+1`` pixel of the VOC devkit; overrides the protocol's.
 
     Example:
         >>> acc = DetectionAPAccumulator(2)
@@ -58,23 +54,29 @@ class DetectionAPAccumulator:
         1.0
     """
 
+    default_protocol = "voc10"
+
     def __init__(
         self,
         num_classes: int,
         *,
         iou_threshold: float = 0.5,
-        matching: str = "voc",
-        method: str = "voc",
-        inclusive: bool = False,
+        protocol: str | Protocol | None = None,
+        matching: str | None = None,
+        method: str | None = None,
+        inclusive: bool | None = None,
     ) -> None:
-        self.num_classes = positive_int(num_classes, "num_classes")
         if not 0.0 <= float(iou_threshold) <= 1.0:
             raise VidalError(f"iou_threshold must lie in [0, 1], got {iou_threshold!r}")
         self.iou_threshold = float(iou_threshold)
-        self.matching = choice(matching, "matching", MATCHING)
-        self.method = choice(method, "method", AP_METHODS)
-        self.inclusive = bool(inclusive)
-        self._store = _RankedStore(self.num_classes, (self.iou_threshold,), self.method)
+        super().__init__(
+            num_classes,
+            iou_thresholds=(self.iou_threshold,),
+            protocol=protocol,
+            matching=matching,
+            method=method,
+            inclusive=inclusive,
+        )
 
     def update(
         self,
@@ -100,17 +102,9 @@ class DetectionAPAccumulator:
         gl = vector(gt_labels, "gt_labels", len(gb), np.int64)
         labels_in_range(pl, self.num_classes, "pred_labels")
         labels_in_range(gl, self.num_classes, "gt_labels")
-        tp = _match_grouped(
-            pl,
-            pb,
-            ps,
-            gl,
-            gb,
-            (self.iou_threshold,),
-            matching=self.matching,
-            inclusive=self.inclusive,
+        self._add_boxes(  # one group per class
+            keys=pl, labels=pl, scores=ps, boxes=pb, gt_keys=gl, gt_labels=gl, gt_boxes=gb
         )
-        self._store.add(pl, ps, tp, gl)
 
     def compute(self) -> dict[str, Any]:
         """The AP of each class and their mean.
@@ -120,18 +114,12 @@ class DetectionAPAccumulator:
             when no class has any), ``per_class`` (K values, ``None`` for a class without
             ground truth: its AP is undefined and it is excluded from the mean, even if it
             has detections), ``num_gt`` and ``num_detections`` (K ints each), and the
-            settings ``iou_threshold``, ``matching``, ``method``.
+            settings ``iou_threshold``, ``protocol``, ``matching``, ``method``, ``inclusive``.
         """
-        per_class = self._store.per_class()[self.iou_threshold]
-        return {
-            "map": mean_or_none(per_class),
-            "per_class": per_class,
-            "num_gt": self._store.num_gt.tolist(),
-            "num_detections": self._store.num_detections(),
-            "iou_threshold": self.iou_threshold,
-            "matching": self.matching,
-            "method": self.method,
-        }
+        result = self._result("map")
+        result["map"] = result["map"][self.iou_threshold]
+        result["per_class"] = result["per_class"][self.iou_threshold]
+        return {**result, "iou_threshold": self.iou_threshold}
 
 
 def postprocess_detections(
@@ -182,10 +170,11 @@ def voc_ap(
     iou_threshold: float = 0.5,
     nms_iou: float | None = 0.5,
     score_threshold: float | None = 0.5,
-    method: str = "voc",
-    inclusive: bool = False,
+    protocol: str | Protocol = "voc10",
+    method: str | None = None,
+    inclusive: bool | None = None,
 ) -> dict[str, Any]:
-    """VOC mAP over frames, with the thesis' NMS and score threshold applied first.
+    """Detection mAP over frames under a named protocol, the thesis' NMS and score threshold first.
 
     Args:
         predictions: one mapping per frame with ``boxes (Tensor[N, 4])``, ``labels
@@ -193,11 +182,13 @@ def voc_ap(
             detectors; numpy arrays work too.
         targets: one mapping per frame with ``boxes (Tensor[M, 4])`` and ``labels (Tensor[M])``.
         num_classes: K (see :class:`DetectionAPAccumulator` for torchvision's background 0).
-        iou_threshold: overlap for a match (``IoU > iou_threshold``).
+        iou_threshold: overlap for a match (``IoU > iou_threshold`` under VOC matching).
         nms_iou: see :func:`postprocess_detections`; ``None`` skips NMS.
         score_threshold: see :func:`postprocess_detections`; ``None`` keeps all.
-        method: ``"voc"`` (all-point), ``"voc11"`` or ``"trapezoid"``.
-        inclusive: box areas with the ``+1`` pixel.
+        protocol: ``"voc10"`` (all-point AP, default), ``"voc07"`` (11-point), or any name in
+            :data:`vidal.metrics.PROTOCOLS`.
+        method: ``"voc"`` (all-point), ``"voc11"`` or ``"trapezoid"``; overrides the protocol's.
+        inclusive: box areas with the ``+1`` pixel; overrides the protocol's.
 
     Returns:
         The dict of :meth:`DetectionAPAccumulator.compute`.
@@ -212,19 +203,15 @@ def voc_ap(
             f"predictions and targets must list the same frames, got {len(predictions)} and {len(targets)}"
         )
     acc = DetectionAPAccumulator(
-        num_classes, iou_threshold=iou_threshold, matching="voc", method=method, inclusive=inclusive
+        num_classes,
+        iou_threshold=iou_threshold,
+        protocol=protocol,
+        method=method,
+        inclusive=inclusive,
     )
     for i, (pred, target) in enumerate(zip(predictions, targets, strict=True)):
-        for key, where in (
-            ("boxes", pred),
-            ("labels", pred),
-            ("scores", pred),
-            ("boxes", target),
-            ("labels", target),
-        ):
-            if key not in where:
-                side = "predictions" if where is pred else "targets"
-                raise VidalError(f"{side}[{i}] has no {key!r} (keys: {sorted(where)})")
+        _check_keys(pred, ("boxes", "labels", "scores"), f"predictions[{i}]")
+        _check_keys(target, ("boxes", "labels"), f"targets[{i}]")
         boxes, labels, scores = postprocess_detections(
             pred["boxes"],
             pred["labels"],
@@ -234,3 +221,9 @@ def voc_ap(
         )
         acc.update(boxes, labels, scores, to_numpy(target["boxes"]), to_numpy(target["labels"]))
     return acc.compute()
+
+
+def _check_keys(mapping: Mapping[str, Any], keys: Sequence[str], name: str) -> None:
+    for key in keys:
+        if key not in mapping:
+            raise VidalError(f"{name} has no {key!r} (keys: {sorted(mapping)})")
