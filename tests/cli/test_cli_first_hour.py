@@ -256,3 +256,18 @@ def test_eval_warns_about_a_model_below_the_centre_box(trained, tiny_dataset, tm
     err = capsys.readouterr().err
     assert "vidal eval: warning: the model is below the centre-box baseline" in err
     assert len([line for line in err.splitlines() if "warning" in line]) == 1
+
+
+def test_eval_under_a_named_protocol(trained, tiny_dataset, tmp_path, capsys):
+    args = ["eval", "--checkpoint", str(trained / "checkpoint.pt"), "--format", "vidal"]
+    args += ["--annotations", str(tiny_dataset), *FAST]
+    assert main([*args, "--protocol", "act", "--out", str(tmp_path / "m.json")]) == 0
+    model = json.loads((tmp_path / "m.json").read_text())["model"]
+    assert model["protocol"] == "act" and {"frame_map@0.5", "video_map@0.5"} <= set(model)
+    assert "frame_map@0.5" in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "d.json")]) == 0  # vidal data: "vidal"
+    assert json.loads((tmp_path / "d.json").read_text())["model"]["protocol"] == "vidal"
+    assert main([*args, "--protocol", "voc07"]) == 1
+    _one_line_error(capsys, "'voc07' is not for action", "act")
+    assert main([*args, "--protocol", "acd"]) == 1
+    _one_line_error(capsys, "unknown protocol 'acd'")

@@ -60,8 +60,11 @@ def test_eval_reports_voc_ap(detection, tmp_path, capsys):
     assert report["task"] == "detection" and "map" in report["model"]
     assert report["frames"] == report["model"]["frames"] > 0
     assert "map" in capsys.readouterr().out
+    assert report["model"]["protocol"] == "voc10"  # the default for detection
     assert main([*args, "--baseline", "centre-box", *FAST]) == 1
     assert "not for detection" in capsys.readouterr().err
+    assert main([*args, "--protocol", "voc07", "--out", str(tmp_path / "m7.json"), *FAST]) == 0
+    assert json.loads((tmp_path / "m7.json").read_text())["model"]["protocol"] == "voc07"
 
 
 @pytest.mark.parametrize("selector", ["tc", "entropy_det", "random_tr_det"])

@@ -3,10 +3,14 @@
 For the action detector: frame and video localization accuracy ``frame_loc@tau`` /
 ``video_loc@tau`` (f@tau, v@tau: the share of frames / videos whose IoU with the ground
 truth is at least tau, averaged over classes) for tau in 0.1, 0.2, 0.3, 0.5, the mean frame
-IoU and the video classification accuracy. ``--baseline`` adds the same numbers for a
+IoU and the video classification accuracy, and the frame-mAP and video-mAP of the boxes of
+its maps under an evaluation protocol (``--protocol act`` reproduces ACT's evaluation, the
+one UCF-101-24 and J-HMDB-21 tables use: inclusive box areas, per-class tube NMS at 0.3,
+ACT's linking). ``--baseline`` adds the same numbers for a
 prediction that knows nothing (the whole frame, or a centred box of half the frame's width
 and height); a model below the centre box is warned about. For the frame detector: VOC AP
-per class and its mean (``map``).
+per class and its mean (``map``), all-point (``--protocol voc10``, the default) or 11-point
+(``voc07``).
 
 Examples:
     vidal eval --checkpoint runs/train/checkpoint.pt --format vidal --annotations data/synth/annotations.json
@@ -53,6 +57,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=[],
         help="also evaluate these trivial predictions (action localization)",
     )
+    p.add_argument(
+        "--protocol",
+        help="evaluation protocol: act or vidal (action: also frame-mAP and video-mAP), voc10 or "
+        "voc07 (detection AP); default: the dataset's (act for UCF-101-24 and J-HMDB-21, voc10 "
+        "for ImageNet-VID and SYNTHIA-AL, else vidal / voc10)",
+    )
     add_model_size_args(p)
     p.add_argument(
         "--true-class",
@@ -68,6 +78,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return value if isinstance(value, str) else f"{value:.4f}"
+
+
 def _table(report: dict) -> str:
     columns = [(name, report[name]) for name in ("model", "model_true_class") if name in report]
     columns += list(report.get("baselines", {}).items())
@@ -76,14 +92,11 @@ def _table(report: dict) -> str:
     lines = [f"{'':<{width}}  " + "  ".join(f"{name:>16}" for name, _ in columns)]
     for key in keys:
         cells = [m.get(key) for _, m in columns]
-        lines.append(
-            f"{key:<{width}}  "
-            + "  ".join(f"{'n/a' if c is None else f'{c:.4f}':>16}" for c in cells)
-        )
+        lines.append(f"{key:<{width}}  " + "  ".join(f"{_cell(c):>16}" for c in cells))
     return "\n".join(lines)
 
 
-def _evaluate(args: argparse.Namespace, cfg: Any, test_set: Any) -> dict[str, Any]:
+def _evaluate(args: argparse.Namespace, cfg: Any, test_set: Any, protocol: str) -> dict[str, Any]:
     """The model's metrics (and with ``--true-class`` the true-class localization)."""
     from vidal.errors import ConfigError
     from vidal.tasks import build_task
@@ -95,10 +108,29 @@ def _evaluate(args: argparse.Namespace, cfg: Any, test_set: Any) -> dict[str, An
     report: dict[str, Any] = {"checkpoint": str(args.checkpoint), "task": cfg.task}
     if cfg.task == "action":
         report["clip_len"], report["size"] = cfg.model.clip_len, list(cfg.model.size_for("action"))
-    report["model"] = task.evaluate(model)
+    report["model"] = task.evaluate(model, protocol=protocol)
     if args.true_class:
         report["model_true_class"] = task.evaluate(model, true_class=True)
     return report
+
+
+#: the protocols each task can be evaluated under
+TASK_PROTOCOLS = {"action": ("act", "vidal"), "detection": ("voc10", "voc07")}
+
+
+def _protocol(args: argparse.Namespace, cfg: Any) -> str:
+    """``--protocol``, or the dataset's default (:func:`vidal.metrics.default_protocol`)."""
+    from vidal.errors import ConfigError
+    from vidal.metrics.protocols import PROTOCOLS, default_protocol
+
+    name = args.protocol or default_protocol(cfg.data.format, task=cfg.task)
+    if name not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {name!r}; known protocols: {sorted(PROTOCOLS)}")
+    if name not in TASK_PROTOCOLS[cfg.task]:
+        raise ConfigError(
+            f"protocol {name!r} is not for {cfg.task}; use one of {list(TASK_PROTOCOLS[cfg.task])}"
+        )
+    return name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args, {"device": args.device}, name="eval")
     if args.checkpoint:
         cfg = config_for_checkpoint(cfg, args.checkpoint, args)
+        protocol = _protocol(args, cfg)
     if args.baseline and cfg.task != "action":
         raise ConfigError("--baseline gives trivial action localizations; not for detection")
     split = args.split or cfg.data.test_split
@@ -125,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         "frames": test_set.num_frames,
     }
     if args.checkpoint:
-        report |= _evaluate(args, cfg, test_set)
+        report |= _evaluate(args, cfg, test_set, protocol)
     if args.baseline:
         from vidal.tasks.action import baseline_metrics
 

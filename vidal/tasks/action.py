@@ -328,7 +328,9 @@ class ActionTask:
 
         return gain
 
-    def evaluate(self, model: ActionModel, *, true_class: bool = False) -> dict:
+    def evaluate(
+        self, model: ActionModel, *, true_class: bool = False, protocol: str | None = None
+    ) -> dict:
         """Localization accuracy and classification accuracy on the test set.
 
         Args:
@@ -336,11 +338,17 @@ class ActionTask:
             true_class: decode every clip with the poses of the video's true class instead of
                 the predicted one (localization apart from classification; the
                 classification accuracy is still that of the predictions).
+            protocol: also frame-mAP and video-mAP of the boxes of the model's maps, under this
+                evaluation protocol (``"act"`` as ACT's published tables, ``"vidal"``; see
+                :mod:`vidal.metrics.protocols`): keys ``protocol``, ``frame_map@0.5`` and
+                ``video_map@<t>``.
         """
+        from vidal.metrics.detection_ap import detections_from_maps
+
         acc = LocalizationAccumulator(
             self.model_config.num_classes, taus=self.taus, use_masks=False
         )
-        correct, total = 0, 0
+        correct, total, detections = 0, 0, {}
         videos = progress_bar(
             self.test_set, desc="evaluate", disable=not self.progress, leave=False
         )
@@ -354,12 +362,31 @@ class ActionTask:
                 label=None if label is None or label < 0 else label,
             )
             acc.update(probs, video)
+            if protocol is not None:
+                detections[video.video_id] = detections_from_maps(
+                    probs, class_scores=class_scores, image_size=(video.width, video.height)
+                )
             if video.label is not None:
                 correct += int(np.argmax(class_scores) == video.label)
                 total += 1
         out = _metrics(acc.compute(), self.taus)
         out["classification_accuracy"] = correct / total if total else None
+        if protocol is not None:
+            out |= self._maps(detections, protocol)
         self._warn_below_baseline(out)
+        return out
+
+    def _maps(self, detections: dict, protocol: str) -> dict:
+        """Frame-mAP and video-mAP of ``detections`` under ``protocol`` (decoded videos only)."""
+        from vidal.metrics.evaluate import evaluate_action_detections
+
+        videos = [v for v in self.test_set if v.video_id in detections]
+        result = evaluate_action_detections(
+            videos, detections, num_classes=self.model_config.num_classes, protocol=protocol
+        )
+        out: dict[str, Any] = {"protocol": result["protocol"]}
+        out |= {f"frame_map@{t:g}": m for t, m in result["frame"]["frame_map"].items()}
+        out |= {f"video_map@{t:g}": m for t, m in result["video"]["video_map"].items()}
         return out
 
     def _warn_below_baseline(self, metrics: dict) -> None:

@@ -421,8 +421,11 @@ class DetectionTask:
         self.last_score_timing = {k: round(v, 3) for k, v in timing.items()}
         return FrameScores(frames={v: a.copy() for v, a in extra["fp"].items()}, extra=extra)
 
-    def evaluate(self, model: nn.Module) -> dict:
+    def evaluate(self, model: nn.Module, *, protocol: str | None = None) -> dict:
         """VOC AP (``IoU > 0.5``) per class on the test split, after NMS and a 0.5 score threshold.
+
+        ``protocol`` names the AP protocol (:mod:`vidal.metrics.protocols`): ``"voc10"``
+        (all-point AP, the default) or ``"voc07"`` (11-point).
 
         Returns:
             ``map`` (mean over the classes with ground truth; ``None`` without any),
@@ -430,7 +433,7 @@ class DetectionTask:
             threshold) and ``frames`` evaluated.
         """
         model.eval()
-        acc = DetectionAPAccumulator(len(self.class_names))
+        acc = DetectionAPAccumulator(len(self.class_names), protocol=protocol or "voc10")
         frames_seen, kept = 0, 0
         videos = progress_bar(
             self.test_set, desc="evaluate", disable=not self.progress, leave=False
@@ -452,6 +455,7 @@ class DetectionTask:
         result = acc.compute()
         return {
             "map": result["map"],
+            "protocol": protocol or "voc10",
             "ap_per_class": dict(zip(self.class_names, result["per_class"], strict=True)),
             "num_gt": dict(zip(self.class_names, result["num_gt"], strict=True)),
             "num_detections": kept,
