@@ -11,7 +11,8 @@ Besides ``__call__`` a selector states two class attributes, which the contract 
 (``tests/select/test_contract.py``) reads to feed it:
 
 - ``requires: frozenset[str]``: what it reads from :class:`FrameScores`: ``"frames"``,
-  ``"features"``, ``"centers"``, or ``"extra:<name>"`` for ``scores.extra[<name>]``.
+  ``"features"``, ``"centers"``, or ``"extra:<name>"`` for ``scores.extra[<name>]`` (a
+  property where it depends on the options, as for ``metadata_cycle``'s ``fields``).
 - ``stochastic: bool``: whether its result depends on ``rng``.
 
 Shared conventions (:mod:`vidal.select._common`): budgets are upper bounds per axis (a
@@ -39,6 +40,8 @@ from vidal.select.baselines import (
     VideoSelector,
 )
 from vidal.select.claus import CLAUSSelector
+from vidal.select.dispersion import DispersionSelector
+from vidal.select.metadata import MetadataCycleSelector
 
 __all__ = [
     "FrameScores",
@@ -56,6 +59,8 @@ __all__ = [
     "APUSelector",
     "LocalAPUSelector",
     "CLAUSSelector",
+    "DispersionSelector",
+    "MetadataCycleSelector",
 ]
 
 SELECTORS: dict[str, Selector] = {
@@ -68,6 +73,8 @@ SELECTORS: dict[str, Selector] = {
     "apu": APUSelector(),
     "apu_local": LocalAPUSelector(),
     "claus": CLAUSSelector(),
+    "dispersion": DispersionSelector(),
+    "metadata_cycle": MetadataCycleSelector(),
 }
 
 try:

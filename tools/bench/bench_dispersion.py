@@ -1,0 +1,152 @@
+"""What recording label dispersion adds to training the action detector, in one run.
+
+Label dispersion (thesis ch. 3, Eq. 3.1-3.2) needs the model's predictions on the pool at
+``T`` points during training (:class:`vidal.scoring.dispersion.DispersionRecorder` as the
+``callback`` of :func:`vidal.train.action.train_action_model`). A point is one eval-mode
+forward pass over clips of the videos with unlabeled frames, so its cost grows with the pool
+while training's grows with steps x batch size: the overhead is a property of the setting,
+and this prints it for the synthetic setting of ``tools/configs/synthetic_apu.yaml`` (40
+videos of 40-80 frames, 10 % of the frames labeled, the small model at 48x64, 40 steps of
+4 clips) unless told otherwise.
+
+It times, each the best of ``--repeats`` runs from the same initial weights and seed:
+
+- **plain**: training alone;
+- **recorded**: training with a recorder of ``--points`` points for each ``--stride`` given
+  (``stride = clip_len``: every frame seen; a larger stride predicts ``clip_len / stride``
+  of the clips and fills the gaps from the nearest predicted frame);
+- **MC scoring**: one MC-dropout scoring pass of the same videos (``--passes`` passes, the
+  loop's uncertainty scoring), the cost every cycle already pays, for scale.
+
+Training with and without a recorder gives bit-identical weights; the script checks it.
+
+Example:
+    python tools/bench/bench_dispersion.py --threads 1 --points 10 --stride 8 16 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidal.data import load_dataset
+from vidal.data.store import FrameStore
+from vidal.data.synth import SynthConfig, make_dataset
+from vidal.models.action import ActionDetectorConfig
+from vidal.pool import LabelPool
+from vidal.scoring import UncertaintyScorer, loader_clips, score_dataset
+from vidal.scoring.dispersion import ActionPredictor, DispersionRecorder
+from vidal.train.action import ActionModel, ActionTrainConfig, clip_to_tensor, train_action_model
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=True)
+    p.add_argument("--videos", type=int, default=40, help="synthetic action videos")
+    p.add_argument("--labeled", type=float, default=0.1, help="fraction of frames labeled")
+    p.add_argument("--steps", type=int, default=40, help="training steps")
+    p.add_argument("--batch-size", type=int, default=4, help="clips per training step")
+    p.add_argument("--points", type=int, default=10, help="T, recording points")
+    p.add_argument("--stride", type=int, nargs="+", default=[8], help="prediction clip strides")
+    p.add_argument("--passes", type=int, default=6, help="MC-dropout passes of the scoring")
+    p.add_argument("--repeats", type=int, default=2, help="runs of each timing (best kept)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0, help="seed of data, labels and training")
+    return p
+
+
+def best_of(repeats: int, run: Callable[[], object]) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        synth = SynthConfig(videos=args.videos, width=64, height=48, seed=args.seed)
+        dataset = load_dataset("vidal", make_dataset(Path(tmp), synth, progress=False))
+        rng = np.random.default_rng(args.seed)
+        pool = LabelPool.from_dataset(dataset)
+        for vid, n in pool.num_frames.items():
+            pool.add_frames(vid, rng.choice(n, size=max(1, round(args.labeled * n)), replace=False))
+        config = ActionTrainConfig(steps=args.steps, batch_size=args.batch_size, size=(48, 64))
+        store = FrameStore(dataset, size=config.size)
+        todo = {v: n for v, n in pool.num_frames.items() if not pool.mask(v).all()}
+        for vid in todo:
+            store.frames(vid)  # decoded once, as in a run: decoding is not what is measured
+        torch.manual_seed(args.seed)
+        start = ActionModel(ActionDetectorConfig.small(num_classes=dataset.num_classes))
+
+        def train(callback=None) -> ActionModel:
+            model = copy.deepcopy(start)
+            train_action_model(
+                model,
+                dataset,
+                pool,
+                store,
+                config,
+                seed=args.seed,
+                progress=False,
+                callback=callback,
+            )
+            return model
+
+        def load(vid: str) -> torch.Tensor:
+            return clip_to_tensor(store.frames(vid))
+
+        plain_s, plain = best_of(args.repeats, train)
+        print(
+            f"pool: {len(todo)} videos, {pool.num_unlabeled} unlabeled of {pool.total_frames} "
+            f"frames; training: {args.steps} steps x {args.batch_size} clips of {config.clip_len} "
+            f"frames; {args.threads} thread(s)"
+        )
+        print(f"plain training            {plain_s:8.2f} s   1.00x")
+        for stride in args.stride:
+            predictor = ActionPredictor(load, todo, clip_len=config.clip_len, stride=stride)
+            rec_s, model = best_of(
+                args.repeats,
+                lambda p=predictor: train(DispersionRecorder(p, points=args.points)),
+            )
+            same = all(
+                torch.equal(a, b)
+                for a, b in zip(
+                    plain.state_dict().values(), model.state_dict().values(), strict=True
+                )
+            )
+            per_point = (rec_s - plain_s) / args.points
+            print(
+                f"recorded, T={args.points}, stride {stride:3d} {rec_s:8.2f} s   "
+                f"{rec_s / plain_s:.2f}x  (+{100 * (rec_s / plain_s - 1):.0f} %, "
+                f"{per_point:.2f} s a point; same weights: {same})"
+            )
+        videos = loader_clips(todo, load, clip_len=config.clip_len, stride=config.clip_len)
+        UncertaintyScorer()(torch.rand(2, 1, 4, 4))  # compile the numba kernel before timing
+        mc_s, _ = best_of(
+            args.repeats,
+            lambda: score_dataset(
+                plain.detector,
+                videos,
+                passes=args.passes,
+                scorer=UncertaintyScorer(),
+                progress=False,
+                features=False,
+            ),
+        )
+        print(
+            f"MC scoring, {args.passes} passes    {mc_s:8.2f} s   {mc_s / plain_s:.2f}x "
+            "(once a cycle, for scale)"
+        )
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())
