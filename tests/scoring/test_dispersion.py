@@ -72,7 +72,7 @@ def test_property_equals_counting_the_modal_class(points, items, classes, seed):
     "bad", [np.zeros(3, np.int64), np.zeros((0, 2), np.int64), np.zeros((2, 2))]
 )
 def test_bad_labels_are_rejected(bad):
-    with pytest.raises(VidalError, match=r"\[T, N\]"):
+    with pytest.raises(VidalError, match=r"\[P, N\]"):
         label_dispersion(bad)
 
 
@@ -159,6 +159,12 @@ def test_scores_carry_frame_and_video_dispersion_and_keep_the_base():
     kept = recorder.scores(base, as_frames=False)
     assert kept.frames["a"].tolist() == [0.3, 0.1] and "dispersion" in kept.extra
     assert "dispersion" not in base.extra  # the base is not changed
+
+    # recorded on a subset of the pool: the others are skipped (hidden from the selector)
+    pool = LabelPool({"a": 2, "b": 1, "c": 3, "d": 2})
+    pool.add_frames("d", [0, 1])
+    subset = recorder.scores(pool=pool)
+    assert set(subset.skipped) == {"c"} and "not among" in subset.skipped["c"]
 
 
 def test_apu_claus_topk_and_the_dispersion_selector_run_on_dispersion():

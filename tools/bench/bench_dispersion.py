@@ -14,7 +14,8 @@ It times, each the best of ``--repeats`` runs from the same initial weights and 
 - **plain**: training alone;
 - **recorded**: training with a recorder of ``--points`` points for each ``--stride`` given
   (``stride = clip_len``: every frame seen; a larger stride predicts ``clip_len / stride``
-  of the clips and fills the gaps from the nearest predicted frame);
+  of the clips and fills the gaps from the nearest predicted frame), on a random
+  ``--subsample`` of the videos (1: all; the others are then left out of the selection);
 - **MC scoring**: one MC-dropout scoring pass of the same videos (``--passes`` passes, the
   loop's uncertainty scoring), the cost every cycle already pays, for scale.
 
@@ -54,6 +55,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=4, help="clips per training step")
     p.add_argument("--points", type=int, default=10, help="T, recording points")
     p.add_argument("--stride", type=int, nargs="+", default=[8], help="prediction clip strides")
+    p.add_argument(
+        "--subsample", type=float, default=1.0, help="fraction of the videos recorded (random)"
+    )
     p.add_argument("--passes", type=int, default=6, help="MC-dropout passes of the scoring")
     p.add_argument("--repeats", type=int, default=2, help="runs of each timing (best kept)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -104,15 +108,17 @@ def main(args: argparse.Namespace) -> None:
         def load(vid: str) -> torch.Tensor:
             return clip_to_tensor(store.frames(vid))
 
+        keep = max(1, round(args.subsample * len(todo)))
+        recorded = {v: todo[v] for v in sorted(rng.choice(sorted(todo), keep, replace=False))}
         plain_s, plain = best_of(args.repeats, train)
         print(
             f"pool: {len(todo)} videos, {pool.num_unlabeled} unlabeled of {pool.total_frames} "
-            f"frames; training: {args.steps} steps x {args.batch_size} clips of {config.clip_len} "
-            f"frames; {args.threads} thread(s)"
+            f"frames ({len(recorded)} videos recorded); training: {args.steps} steps x "
+            f"{args.batch_size} clips of {config.clip_len} frames; {args.threads} thread(s)"
         )
         print(f"plain training            {plain_s:8.2f} s   1.00x")
         for stride in args.stride:
-            predictor = ActionPredictor(load, todo, clip_len=config.clip_len, stride=stride)
+            predictor = ActionPredictor(load, recorded, clip_len=config.clip_len, stride=stride)
             rec_s, model = best_of(
                 args.repeats,
                 lambda p=predictor: train(DispersionRecorder(p, points=args.points)),

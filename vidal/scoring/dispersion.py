@@ -7,6 +7,8 @@ item is recorded at ``T`` points during training, and
 
 (``f_x`` counts the predictions that fall into the modal class). It is 0 when the model
 always gave the same label and approaches ``1 - 1/T`` when every point gave another one.
+The thesis' ``T`` counts recording points; vidal's shapes keep ``T`` for frames, so arrays
+over points are ``[P, ...]`` below (``P = T`` of the equation).
 The thesis records "at every epoch" an inference over the unlabeled pool with the model in
 eval mode; vidal does the same at ``points`` evenly spaced training steps (the last one is
 the trained model).
@@ -40,7 +42,6 @@ Use inside a training loop::
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -49,6 +50,7 @@ import torch
 from torch import nn
 
 from vidal.errors import ConfigError, VidalError
+from vidal.pool import LabelPool
 from vidal.scoring.stream import clip_starts
 from vidal.select.base import FrameScores
 
@@ -67,13 +69,13 @@ BACKGROUND = -1
 
 
 def label_dispersion(labels: np.ndarray) -> np.ndarray:
-    """Thesis Eq. 3.1-3.2: ``1 - f / T`` per item, ``f`` the count of its modal label.
+    """Thesis Eq. 3.1-3.2: ``1 - f / P`` per item, ``f`` the count of its modal label.
 
     Args:
-        labels (ndarray[T, N]): integer label of each of ``N`` items at each of ``T`` points.
+        labels (ndarray[P, N]): integer label of each of ``N`` items at each of ``P`` points.
 
     Returns:
-        float64 ``ndarray[N]`` in ``[0, 1 - 1/T]``.
+        float64 ``ndarray[N]`` in ``[0, 1 - 1/P]``.
 
     Example:
         >>> label_dispersion(np.array([[0, 1], [0, 2], [0, 1], [0, 3]])).tolist()
@@ -82,7 +84,7 @@ def label_dispersion(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 2 or labels.shape[0] < 1 or labels.dtype.kind not in "iub":
         raise VidalError(
-            f"labels must be an integer array [T, N] with T >= 1, got {labels.dtype} {labels.shape}"
+            f"labels must be an integer array [P, N] with P >= 1, got {labels.dtype} {labels.shape}"
         )
     points, items = labels.shape
     if items == 0:
@@ -140,8 +142,8 @@ class DispersionRecorder:
 
     Args:
         predict: the predictor, e.g. :class:`ActionPredictor` or :class:`DetectionPredictor`.
-        points: ``T``, how many times to record during a training run (at least 2 for a
-            dispersion that can be above 0).
+        points: ``P`` (the thesis' ``T``), how many times to record during a training run
+            (at least 2 for a dispersion that can be above 0).
 
     Example:
         >>> fixed = [Predictions({"a": np.array([0, 1])}), Predictions({"a": np.array([0, 2])})]
@@ -200,7 +202,13 @@ class DispersionRecorder:
         stacked = np.array([[p.videos[v] for v in ids] for p in self.history])  # [points, V]
         return dict(zip(ids, label_dispersion(stacked).tolist(), strict=True))
 
-    def scores(self, base: FrameScores | None = None, *, as_frames: bool = True) -> FrameScores:
+    def scores(
+        self,
+        base: FrameScores | None = None,
+        *,
+        as_frames: bool = True,
+        pool: LabelPool | None = None,
+    ) -> FrameScores:
         """The dispersion as selector input.
 
         Args:
@@ -208,13 +216,21 @@ class DispersionRecorder:
                 features); their features, centers, extra and skipped videos are kept.
             as_frames: make the dispersion ``frames`` (what APU, CLAUS and top-k rank by,
                 in place of MC-dropout uncertainty); otherwise ``frames`` stay ``base``'s.
+            pool: when given, every video of the pool with an unlabeled frame that was not
+                predicted is listed in ``skipped`` (the loop hides skipped videos from the
+                selector): recording on a random subset of the videos is then selecting
+                among that subset, a cheaper recording (cost in proportion to the subset).
 
         Returns:
             :class:`FrameScores` with ``extra["dispersion"]`` (per frame) and, when videos
             were predicted, ``extra["video_dispersion"]`` (the video's value on every frame).
         """
-        base = FrameScores() if base is None else copy.copy(base)
+        base = FrameScores() if base is None else base
         per_frame = self.dispersion()
+        skipped = dict(base.skipped)
+        for vid in [] if pool is None else pool.video_ids:
+            if vid not in per_frame and vid not in skipped and not pool.mask(vid).all():
+                skipped[vid] = "not among the videos whose label dispersion was recorded"
         extra = dict(base.extra)
         extra["dispersion"] = per_frame
         per_video = self.video_dispersion()
@@ -228,7 +244,7 @@ class DispersionRecorder:
             features=dict(base.features),
             extra=extra,
             centers=base.centers,
-            skipped=dict(base.skipped),
+            skipped=skipped,
         )
 
 
