@@ -2,7 +2,7 @@
 
 Several annotators' labels of one item give a distribution ``q (Tensor[B, K])`` over the
 ``K`` classes (the crowd's soft label). Training on it instead of the majority class is the
-"soft-target" training of Washington et al.'s affective-frame study (seed 000,
+"soft-target" training of the affective-frame active-learning study (seed 000,
 Experiment 2): "training emotion classifiers with soft-target labels rather than one-hot
 encoded labels", with the categorical cross-entropy ``-sum_k q_k log p_k``.
 

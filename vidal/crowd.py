@@ -1,9 +1,9 @@
 """Several annotators' labels per item: the crowd's soft labels and where to ask for more.
 
-Washington et al.'s affective-frame study (seed 000, Experiment 2) labels subjective data
-with a crowd: "we sample 1 label for all images. For the remainder of labels, we sort the
-remaining frames by decreasing entropy of the crowd label distribution. For the frames in
-the top 10th percentile [...] we sample 6 additional times (7 samples total). For the frames
+*Active learning on subjective affective frames from a therapeutic game* (the affective-frame
+study, seed 000; Experiment 2) labels subjective data with a crowd: "we sample 1 label for
+all images. For the remainder of labels, we sort the remaining frames by decreasing entropy
+of the crowd label distribution. For the frames in the top 10th percentile [...] we sample 6 additional times (7 samples total). For the frames
 in the 10th through 25th percentile, we sample 4 additional times (5 samples total). For
 frames in the 25th through 65th percentile, we sample 2 additional times (3 samples total).
 The remaining frames do not receive additional labels" (``N + 6 0.1 N + 4 0.15 N + 2 0.4 N =
@@ -476,10 +476,10 @@ def export_crowd_tasks(
     writer = csv.writer(text, lineterminator="\n")
     writer.writerows([CSV_COLUMNS, *rows])
     atomic_write_bytes(out / "crowd_labels.csv", text.getvalue().encode())
-    frames = [(i, n) for i, n in todo if i[1] is not None]
-    for k in range(1, max((n for _, n in frames), default=0) + 1):
+    frames = [(v, t, n) for (v, t), n in todo if t is not None]  # (video, frame, needed)
+    for k in range(1, max((n for _, _, n in frames), default=0) + 1):
         root = cvat_document(dataset.class_names)
-        for image_id, ((vid, t), _) in enumerate(x for x in frames if x[1] >= k):
+        for image_id, (vid, t, _) in enumerate(x for x in frames if x[2] >= k):
             video = dataset[vid]
             ET.SubElement(
                 root,
@@ -493,8 +493,8 @@ def export_crowd_tasks(
         data = ET.tostring(root, encoding="utf-8", xml_declaration=True)
         atomic_write_bytes(out / f"cvat_crowd_pass{k}.xml", data)
     if read_frames is not None:
-        for vid in sorted({v for (v, _), _ in frames}):
-            ts = np.array(sorted(t for (v, t), _ in frames if v == vid), dtype=np.int64)
+        for vid in sorted({v for v, _, _ in frames}):
+            ts = np.array(sorted(t for v, t, _ in frames if v == vid), dtype=np.int64)
             write_task_images(out, vid, ts, read_frames)
     return atomic_write_json(out / "crowd_tasks.json", tasks)
 
@@ -588,13 +588,16 @@ def import_crowd_cvat(
             if name not in by_image:
                 raise AnnotationError(f"{path}: image {name!r} is not one of the exported tasks")
             for tag in image.iter("tag"):
-                label = tag.get("label", "")
-                if label not in class_index:
+                class_name = tag.get("label", "")
+                if class_name not in class_index:
                     raise AnnotationError(
-                        f"{path}: unknown label {label!r} on {name}; known: {dataset.class_names}"
+                        f"{path}: unknown label {class_name!r} on {name}; known: "
+                        f"{dataset.class_names}"
                     )
                 task = by_image[name]
-                found.append((task["video"], int(task["frame"]), path.stem, class_index[label]))
+                found.append(
+                    (task["video"], int(task["frame"]), path.stem, class_index[class_name])
+                )
     for vid, frame, who, label in found:
         crowd.add(vid, [label], frame=frame, annotators=[who])
     return len(found)

@@ -9,15 +9,17 @@ and this prints it for the synthetic setting of ``tools/configs/synthetic_apu.ya
 videos of 40-80 frames, 10 % of the frames labeled, the small model at 48x64, 40 steps of
 4 clips) unless told otherwise.
 
-It times, each the best of ``--repeats`` runs from the same initial weights and seed:
+It times, each the best of ``--repeats`` runs from the same initial weights and seed, the
+runs interleaved so that a change of the machine's load reaches every timing alike:
 
 - **plain**: training alone;
 - **recorded**: training with a recorder of ``--points`` points for each ``--stride`` given
   (``stride = clip_len``: every frame seen; a larger stride predicts ``clip_len / stride``
   of the clips and fills the gaps from the nearest predicted frame), on a random
   ``--subsample`` of the videos (1: all; the others are then left out of the selection);
-- **MC scoring**: one MC-dropout scoring pass of the same videos (``--passes`` passes, the
-  loop's uncertainty scoring), the cost every cycle already pays, for scale.
+- **MC scoring**: one MC-dropout scoring pass over all those videos (``--passes`` passes,
+  the loop's uncertainty scoring): what a cycle pays to select by uncertainty, and what
+  selecting by dispersion does without.
 
 Training with and without a recorder gives bit-identical weights; the script checks it.
 
@@ -65,93 +67,99 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
-def best_of(repeats: int, run: Callable[[], object]) -> tuple[float, object]:
-    best, result = float("inf"), None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+def setup(args: argparse.Namespace, root: Path) -> dict:
+    """The synthetic dataset, its pool with ``--labeled`` of each video labeled, and the rest."""
+    synth = SynthConfig(videos=args.videos, width=64, height=48, seed=args.seed)
+    dataset = load_dataset("vidal", make_dataset(root, synth, progress=False))
+    rng = np.random.default_rng(args.seed)
+    pool = LabelPool.from_dataset(dataset)
+    for vid, n in pool.num_frames.items():
+        pool.add_frames(vid, rng.choice(n, size=max(1, round(args.labeled * n)), replace=False))
+    config = ActionTrainConfig(steps=args.steps, batch_size=args.batch_size, size=(48, 64))
+    store = FrameStore(dataset, size=config.size)
+    todo = {v: n for v, n in pool.num_frames.items() if not pool.mask(v).all()}
+    for vid in todo:
+        store.frames(vid)  # decoded once, as in a run: decoding is not what is measured
+    keep = max(1, round(args.subsample * len(todo)))
+    recorded = {v: todo[v] for v in sorted(rng.choice(sorted(todo), keep, replace=False))}
+    torch.manual_seed(args.seed)
+    start = ActionModel(ActionDetectorConfig.small(num_classes=dataset.num_classes))
+    return dict(
+        dataset=dataset,
+        pool=pool,
+        config=config,
+        store=store,
+        todo=todo,
+        recorded=recorded,
+        start=start,
+    )
+
+
+def runs(args: argparse.Namespace, s: dict) -> dict[str, Callable[[], ActionModel | None]]:
+    """Name -> what to time: plain training, training with each recorder, MC scoring."""
+
+    def train(callback=None) -> ActionModel:
+        model = copy.deepcopy(s["start"])
+        data = (s["dataset"], s["pool"], s["store"], s["config"])
+        train_action_model(model, *data, seed=args.seed, progress=False, callback=callback)
+        return model
+
+    def load(vid: str) -> torch.Tensor:
+        return clip_to_tensor(s["store"].frames(vid))
+
+    clip_len = s["config"].clip_len
+    out: dict[str, Callable[[], ActionModel | None]] = {"plain training": train}
+    for stride in args.stride:
+        predictor = ActionPredictor(load, s["recorded"], clip_len=clip_len, stride=stride)
+        name = f"recorded, T={args.points}, stride {stride}"
+        out[name] = lambda p=predictor: train(DispersionRecorder(p, points=args.points))
+    videos = loader_clips(s["todo"], load, clip_len=clip_len, stride=clip_len)
+    UncertaintyScorer()(torch.rand(2, 1, 4, 4))  # compile the numba kernel before timing
+
+    def mc() -> None:
+        model = s["start"]
+        score_dataset(model.detector, videos, passes=args.passes, progress=False, features=False)
+
+    out[f"MC scoring, {args.passes} passes"] = mc
+    return out
 
 
 def main(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        synth = SynthConfig(videos=args.videos, width=64, height=48, seed=args.seed)
-        dataset = load_dataset("vidal", make_dataset(Path(tmp), synth, progress=False))
-        rng = np.random.default_rng(args.seed)
-        pool = LabelPool.from_dataset(dataset)
-        for vid, n in pool.num_frames.items():
-            pool.add_frames(vid, rng.choice(n, size=max(1, round(args.labeled * n)), replace=False))
-        config = ActionTrainConfig(steps=args.steps, batch_size=args.batch_size, size=(48, 64))
-        store = FrameStore(dataset, size=config.size)
-        todo = {v: n for v, n in pool.num_frames.items() if not pool.mask(v).all()}
-        for vid in todo:
-            store.frames(vid)  # decoded once, as in a run: decoding is not what is measured
-        torch.manual_seed(args.seed)
-        start = ActionModel(ActionDetectorConfig.small(num_classes=dataset.num_classes))
-
-        def train(callback=None) -> ActionModel:
-            model = copy.deepcopy(start)
-            train_action_model(
-                model,
-                dataset,
-                pool,
-                store,
-                config,
-                seed=args.seed,
-                progress=False,
-                callback=callback,
-            )
-            return model
-
-        def load(vid: str) -> torch.Tensor:
-            return clip_to_tensor(store.frames(vid))
-
-        keep = max(1, round(args.subsample * len(todo)))
-        recorded = {v: todo[v] for v in sorted(rng.choice(sorted(todo), keep, replace=False))}
-        plain_s, plain = best_of(args.repeats, train)
+        s = setup(args, Path(tmp))
+        todo, pool = s["todo"], s["pool"]
         print(
             f"pool: {len(todo)} videos, {pool.num_unlabeled} unlabeled of {pool.total_frames} "
-            f"frames ({len(recorded)} videos recorded); training: {args.steps} steps x "
-            f"{args.batch_size} clips of {config.clip_len} frames; {args.threads} thread(s)"
+            f"frames ({len(s['recorded'])} videos recorded); training: {args.steps} steps x "
+            f"{args.batch_size} clips of {s['config'].clip_len} frames; {args.threads} thread(s)"
         )
-        print(f"plain training            {plain_s:8.2f} s   1.00x")
-        for stride in args.stride:
-            predictor = ActionPredictor(load, recorded, clip_len=config.clip_len, stride=stride)
-            rec_s, model = best_of(
-                args.repeats,
-                lambda p=predictor: train(DispersionRecorder(p, points=args.points)),
-            )
-            same = all(
-                torch.equal(a, b)
-                for a, b in zip(
-                    plain.state_dict().values(), model.state_dict().values(), strict=True
+        timed = runs(args, s)
+        best = dict.fromkeys(timed, float("inf"))
+        models: dict[str, ActionModel | None] = {}
+        for _ in range(args.repeats):  # interleaved, so a change of load hits every timing
+            for name, run in timed.items():
+                t0 = time.perf_counter()
+                models[name] = run()
+                best[name] = min(best[name], time.perf_counter() - t0)
+        plain = best["plain training"]
+        reference = models["plain training"]
+        assert reference is not None
+        for name, seconds in best.items():
+            line = f"{name:32s} {seconds:8.2f} s  {seconds / plain:5.2f}x"
+            model = models[name]
+            if name.startswith("recorded") and model is not None:
+                same = all(
+                    torch.equal(a, b)
+                    for a, b in zip(
+                        reference.state_dict().values(), model.state_dict().values(), strict=True
+                    )
                 )
-            )
-            per_point = (rec_s - plain_s) / args.points
-            print(
-                f"recorded, T={args.points}, stride {stride:3d} {rec_s:8.2f} s   "
-                f"{rec_s / plain_s:.2f}x  (+{100 * (rec_s / plain_s - 1):.0f} %, "
-                f"{per_point:.2f} s a point; same weights: {same})"
-            )
-        videos = loader_clips(todo, load, clip_len=config.clip_len, stride=config.clip_len)
-        UncertaintyScorer()(torch.rand(2, 1, 4, 4))  # compile the numba kernel before timing
-        mc_s, _ = best_of(
-            args.repeats,
-            lambda: score_dataset(
-                plain.detector,
-                videos,
-                passes=args.passes,
-                scorer=UncertaintyScorer(),
-                progress=False,
-                features=False,
-            ),
-        )
-        print(
-            f"MC scoring, {args.passes} passes    {mc_s:8.2f} s   {mc_s / plain_s:.2f}x "
-            "(once a cycle, for scale)"
-        )
+                point = (seconds - plain) / args.points
+                line += f"  (+{100 * (seconds / plain - 1):.0f} %, {point:.2f} s a point; same weights: {same})"
+            elif name.startswith("MC"):
+                line += "  (once a cycle; what the dispersion selector does without)"
+            print(line)
 
 
 if __name__ == "__main__":

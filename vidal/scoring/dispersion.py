@@ -228,9 +228,10 @@ class DispersionRecorder:
         base = FrameScores() if base is None else base
         per_frame = self.dispersion()
         skipped = dict(base.skipped)
-        for vid in [] if pool is None else pool.video_ids:
-            if vid not in per_frame and vid not in skipped and not pool.mask(vid).all():
-                skipped[vid] = "not among the videos whose label dispersion was recorded"
+        if pool is not None:
+            for vid in pool.video_ids:
+                if vid not in per_frame and vid not in skipped and not pool.mask(vid).all():
+                    skipped[vid] = "not among the videos whose label dispersion was recorded"
         extra = dict(base.extra)
         extra["dispersion"] = per_frame
         per_video = self.video_dispersion()

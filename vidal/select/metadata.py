@@ -1,12 +1,12 @@
 """Metadata cycling: one frame per metadata tuple, the tuples visited in random order.
 
-Washington et al.'s affective-frame study (seed 000, Experiment 1): "we cycle through one
-random frame for each (automatic emotion label, child) tuple until all tuples have been
-exhausted. The order of cycling through (automatic emotion label, child) tuples is chosen
-randomly", and the better variant takes "the frame with the maximum entropy"
-``H(x) = -sum_i P(y_i | x) log P(y_i | x)`` of each tuple instead of a random one. Metadata
-that comes with the video for free (a game's prompt, the subject, scene, weather) so
-balances the labeled set without the model.
+*Active learning on subjective affective frames from a therapeutic game* (the affective-frame
+study, seed 000; Experiment 1): "we cycle through one random frame for each (automatic
+emotion label, child) tuple until all tuples have been exhausted. The order of cycling
+through (automatic emotion label, child) tuples is chosen randomly", and the better variant
+takes "the frame with the maximum entropy" ``H(x) = -sum_i P(y_i | x) log P(y_i | x)`` of
+each tuple instead of a random one. Metadata that comes with the video for free (a game's
+prompt, the subject, scene, weather) so balances the labeled set without the model.
 
 How the metadata reaches the selector: the dataset carries it (``VideoAnnotation.metadata``
 per video, ``VideoAnnotation.frame_metadata`` per frame, kept by the vidal JSON format);
@@ -220,7 +220,9 @@ class MetadataCycleSelector:
         if name == VIDEO_FIELD:
             return vi.astype(np.float64)
         per_video = scores.extra.get(META_PREFIX + name)
-        if per_video is None and len(fr):
+        if per_video is None:
+            if not len(fr):  # nothing to select: nothing to check
+                return np.zeros(0)
             carried = sorted(
                 k[len(META_PREFIX) :] for k in scores.extra if k.startswith(META_PREFIX)
             )
@@ -229,7 +231,7 @@ class MetadataCycleSelector:
                 f"{VIDEO_FIELD!r}); attach it with vidal.select.metadata.attach_metadata"
             )
         out = np.zeros(len(fr))
-        for k, vid in enumerate(ids if per_video is not None else []):
+        for k, vid in enumerate(ids):
             at = vi == k
             if not at.any():
                 continue
