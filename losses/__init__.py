@@ -15,6 +15,8 @@ features ``Tensor[N, D]``.
 - Pseudo-labels for the unlabeled frames: :func:`interpolate_boxes`, :func:`boxes_to_masks`,
   :func:`nearest_labeled_masks`.
 - Classification on capsules: :func:`margin_loss`, :func:`spread_loss`, :func:`spread_margin`.
+- Classification on soft targets (a label distribution per clip, e.g. a crowd's labels):
+  :func:`soft_cross_entropy`, :func:`soft_margin_loss`.
 - Deep clustering of latent features (CLAUS, Eq. 3): :func:`clustering_loss`, :func:`kmeans`,
   :class:`DeepClustering`.
 
@@ -38,6 +40,12 @@ from losses._localization import (
     mgw_weights,
 )
 from losses._pseudo_labels import boxes_to_masks, interpolate_boxes, nearest_labeled_masks
+from losses._soft import (
+    SoftCrossEntropyLoss,
+    SoftMarginLoss,
+    soft_cross_entropy,
+    soft_margin_loss,
+)
 from losses._stew import STeWLoss, stew_loss, stew_weights
 
 __all__ = [
@@ -66,6 +74,11 @@ __all__ = [
     "spread_margin",
     "MarginLoss",
     "SpreadLoss",
+    # soft targets
+    "soft_cross_entropy",
+    "soft_margin_loss",
+    "SoftCrossEntropyLoss",
+    "SoftMarginLoss",
     # clustering
     "kmeans",
     "clustering_loss",

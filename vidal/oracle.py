@@ -37,6 +37,8 @@ __all__ = [
     "import_video_labels",
     "task_image_name",
     "task_image_names",
+    "write_task_images",
+    "cvat_document",
 ]
 
 
@@ -98,6 +100,50 @@ def task_image_names(video_ids: Iterable[str]) -> dict[str, str]:
     return stems
 
 
+def write_task_images(
+    out_dir: str | os.PathLike,
+    video_id: str,
+    frames: np.ndarray,
+    read_frames: Callable[[str, np.ndarray], np.ndarray],
+    *,
+    stem: str | None = None,
+) -> None:
+    """Write ``frames (ndarray[N])`` of ``video_id`` as ``images/<stem>__<frame>.jpg`` JPEGs.
+
+    Args:
+        out_dir: the task folder (``images/`` is made inside it).
+        video_id: the video.
+        frames (ndarray[N]): int 0-based frames.
+        read_frames: ``(video_id, frames [N]) -> ndarray[N, H, W, 3]`` uint8 RGB.
+        stem: the video's name stem from :func:`task_image_names` (unique in the export);
+            default :func:`task_image_name`'s.
+    """
+    import cv2
+
+    if not len(frames):
+        return
+    images = read_frames(video_id, frames)
+    folder = Path(out_dir) / "images"
+    folder.mkdir(parents=True, exist_ok=True)
+    for t, img in zip(frames, images, strict=True):
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise AnnotationError(f"could not encode frame {t} of {video_id} as JPEG")
+        name = f"{stem or _video_stem(video_id)}__{int(t):06d}.jpg"
+        atomic_write_bytes(folder / name, buf.tobytes())
+
+
+def cvat_document(class_names: list[str]) -> ET.Element:
+    """The root of a CVAT for images 1.1 document declaring the label set ``class_names``."""
+    root = ET.Element("annotations")
+    ET.SubElement(root, "version").text = "1.1"
+    meta = ET.SubElement(ET.SubElement(root, "meta"), "task")
+    labels = ET.SubElement(meta, "labels")
+    for name in class_names:
+        ET.SubElement(ET.SubElement(labels, "label"), "name").text = name
+    return root
+
+
 def export_tasks(
     selection: Selection,
     dataset: VideoDataset,
@@ -124,30 +170,16 @@ def export_tasks(
     Returns:
         The path of ``tasks.json``.
     """
-    import cv2
-
     out = Path(out_dir)
     tasks = []
-    root = ET.Element("annotations")
-    ET.SubElement(root, "version").text = "1.1"
-    meta = ET.SubElement(ET.SubElement(root, "meta"), "task")
-    labels = ET.SubElement(meta, "labels")
-    for name in dataset.class_names:
-        ET.SubElement(ET.SubElement(labels, "label"), "name").text = name
+    root = cvat_document(dataset.class_names)
     image_id = 0
     stems = task_image_names(selection.frames)
     for vid in sorted(selection.frames):
         video = dataset[vid]
         frames = np.asarray(selection.frames[vid], dtype=np.int64)
-        if read_frames is not None and len(frames):
-            images = read_frames(vid, frames)
-            (out / "images").mkdir(parents=True, exist_ok=True)
-            for t, img in zip(frames, images, strict=True):
-                ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-                if not ok:
-                    raise AnnotationError(f"could not encode frame {t} of {vid} as JPEG")
-                name = f"{stems[vid]}__{int(t):06d}.jpg"
-                atomic_write_bytes(out / "images" / name, buf.tobytes())
+        if read_frames is not None:
+            write_task_images(out, vid, frames, read_frames, stem=stems[vid])
         for t in frames.tolist():
             name = f"{stems[vid]}__{t:06d}.jpg"
             tasks.append(

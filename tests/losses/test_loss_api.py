@@ -12,7 +12,15 @@ import torch
 
 import losses
 
-MODULES = ["_common", "_localization", "_stew", "_pseudo_labels", "_capsule", "_clustering"]
+MODULES = [
+    "_common",
+    "_localization",
+    "_stew",
+    "_pseudo_labels",
+    "_capsule",
+    "_clustering",
+    "_soft",
+]
 PACKAGE = pathlib.Path(losses.__file__).parent
 
 

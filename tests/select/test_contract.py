@@ -5,6 +5,8 @@ A selector states what it reads in a class attribute ``requires`` (``"frames"``,
 (``stochastic``); the fixtures feed it accordingly. A selector without these attributes is
 fed frame scores and features and treated as stochastic.
 
+Selectors whose options change what they read are run with those options too (``CASES``).
+
 The contract: it never picks a labeled frame; never exceeds ``budget.frames``,
 ``budget.cost`` or ``budget.videos``; gives the same selection for the same seed; handles a
 pool with no videos and a fully labeled pool (an empty selection); rejects non-finite scores
@@ -24,10 +26,19 @@ from hypothesis import strategies as st
 
 from vidal.errors import VidalError
 from vidal.pool import Budget, LabelPool
-from vidal.select import SELECTORS, FrameScores, Selection
+from vidal.select import SELECTORS, FrameScores, Selection, get_selector
 
-NAMES = sorted(SELECTORS)
-DETERMINISTIC = [n for n in NAMES if not getattr(SELECTORS[n], "stochastic", True)]
+# every registered selector with its defaults, and variants whose options change what they read
+CASES = {
+    **SELECTORS,
+    "metadata_cycle[scene,subject]": get_selector("metadata_cycle", fields=("scene", "subject")),
+    "metadata_cycle[video,scene,random]": get_selector(
+        "metadata_cycle", fields=("video", "scene"), pick="random"
+    ),
+    "dispersion[ties=frames]": get_selector("dispersion", ties="frames"),
+}
+NAMES = sorted(CASES)
+DETERMINISTIC = [n for n in NAMES if not getattr(CASES[n], "stochastic", True)]
 LENGTHS = {"v0": 30, "v1": 1, "v2": 17, "v3": 45, "v4": 8, "v5": 60}
 
 
@@ -48,10 +59,15 @@ def make_scores(selector, pool: LabelPool, seed: int = 0) -> FrameScores:
     for need in needs:
         if need.startswith("extra:"):
             name = need.split(":", 1)[1]
-            shape = {"frame_features": (4,)}.get(name, ())
-            scores.extra[name] = {
-                v: rng.random((n, *shape)) * 3 for v, n in pool.num_frames.items()
-            }
+            if name.startswith("meta:"):  # categorical codes of a metadata field
+                scores.extra[name] = {
+                    v: rng.integers(0, 3, n).astype(np.float64) for v, n in pool.num_frames.items()
+                }
+            else:
+                shape = {"frame_features": (4,)}.get(name, ())
+                scores.extra[name] = {
+                    v: rng.random((n, *shape)) * 3 for v, n in pool.num_frames.items()
+                }
     if "lookahead" in needs:  # a made-up gain: the batch's summed frame scores
         scores.lookahead = lambda sel: float(
             sum(scores.frames[v][f].sum() for v, f in sel.frames.items())
@@ -110,7 +126,7 @@ def same(a: Selection, b: Selection) -> bool:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("budget", BUDGETS, ids=repr)
 def test_respects_labels_and_budget(name, budget):
-    selector = SELECTORS[name]
+    selector = CASES[name]
     pool = make_pool()
     sel = selector(make_scores(selector, pool), pool, budget, np.random.default_rng(0))
     check_valid(sel, pool, budget)
@@ -118,7 +134,7 @@ def test_respects_labels_and_budget(name, budget):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_same_seed_same_selection(name):
-    selector = SELECTORS[name]
+    selector = CASES[name]
     pool = make_pool()
     scores = make_scores(selector, pool)
     budget = Budget(frames=10, videos=3)
@@ -129,7 +145,7 @@ def test_same_seed_same_selection(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_empty_pool(name):
-    selector = SELECTORS[name]
+    selector = CASES[name]
     pool = LabelPool({})
     sel = selector(
         FrameScores(), pool, Budget(frames=5, videos=2, cost=10.0), np.random.default_rng(0)
@@ -139,7 +155,7 @@ def test_empty_pool(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_fully_labeled_pool(name):
-    selector = SELECTORS[name]
+    selector = CASES[name]
     pool = make_pool()
     for v, n in pool.num_frames.items():
         pool.add_frames(v, range(n))
@@ -153,7 +169,7 @@ def test_fully_labeled_pool(name):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_scores_are_rejected(name, bad):
-    selector = SELECTORS[name]
+    selector = CASES[name]
     pool = make_pool()
     needs = requirements(selector)
     arrays = ["frames"] if "frames" in needs else []
@@ -170,7 +186,7 @@ def test_non_finite_scores_are_rejected(name, bad):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_budget_larger_than_the_pool_takes_at_most_what_is_left(name):
-    selector = SELECTORS[name]
+    selector = CASES[name]
     pool = make_pool()
     budget = Budget(frames=10**6, videos=10**3, cost=1e9)
     sel = selector(make_scores(selector, pool), pool, budget, np.random.default_rng(0))
@@ -182,7 +198,7 @@ def test_budget_larger_than_the_pool_takes_at_most_what_is_left(name):
 @settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_property_permuting_videos_permutes_results(name, data):
-    selector = SELECTORS[name]
+    selector = CASES[name]
     lengths = data.draw(
         st.dictionaries(
             st.sampled_from([f"v{i}" for i in range(8)]), st.integers(1, 40), min_size=1, max_size=6

@@ -11,6 +11,7 @@ import torch
 from vidal.data import load_dataset
 from vidal.data.store import FrameStore
 from vidal.data.synth import SynthConfig, make_dataset
+from vidal.errors import VidalError
 from vidal.models.action import (
     ActionDetectorConfig,
     ActionModel,
@@ -160,3 +161,71 @@ def test_frame_ious_by_hand():
     maps[0, 0:4, 0:2] = 1.0
     maps[2, 6:8, 6:8] = 1.0
     assert frame_ious(maps, video).tolist() == [0.5, 1.0, 0.0]
+
+
+def _same_weights(a: ActionModel, b: ActionModel) -> bool:
+    return all(
+        torch.equal(x, y)
+        for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
+
+
+def test_dispersion_recording_during_training_leaves_training_unchanged(data):
+    from vidal.pool import Budget
+    from vidal.scoring.dispersion import ActionPredictor, DispersionRecorder
+    from vidal.select import APUSelector
+    from vidal.train.action import clip_to_tensor
+
+    dataset, pool, store = data
+    plain = _model(dataset)
+    _train(plain, data, 4)
+
+    todo = {v: n for v, n in pool.num_frames.items() if not pool.mask(v).all()}
+    predictor = ActionPredictor(
+        lambda v: clip_to_tensor(store.frames(v)), todo, clip_len=CONFIG.clip_len
+    )
+    recorder = DispersionRecorder(predictor, points=4)
+    calls = []
+
+    def callback(step, total, model):
+        calls.append((step, total, model.training))
+        recorder(step, total, model)
+
+    recorded = _model(dataset)
+    _train(recorded, data, 4, callback=callback)
+    assert calls == [(1, 4, True), (2, 4, True), (3, 4, True), (4, 4, True)]
+    assert recorder.steps == [1, 2, 3, 4]
+    assert _same_weights(plain, recorded)  # eval-mode predictions draw no random numbers
+
+    k = dataset.num_classes
+    for p in recorder.history:
+        assert set(p.frames) == set(todo) and set(p.videos) == set(todo)
+        for vid, labels in p.frames.items():
+            assert labels.shape == (todo[vid],) and ((labels >= -1) & (labels < k)).all()
+    d = recorder.dispersion()
+    assert all(set(np.round(x * 4).tolist()) <= {0, 1, 2, 3} for x in d.values())
+    selection = APUSelector()(recorder.scores(), pool, Budget(frames=3), np.random.default_rng(0))
+    assert selection.num_frames == 3
+
+
+def test_soft_class_targets_one_hot_trains_exactly_as_hard_labels(data):
+    from vidal.train.action import video_class
+
+    dataset, pool, _ = data
+    k = dataset.num_classes
+    hard = _model(dataset)
+    _train(hard, data, 2)
+    one_hot = {v: np.eye(k)[video_class(dataset[v])] for v in pool.video_ids}
+    soft_model = _model(dataset)
+    _train(soft_model, data, 2, class_targets=one_hot)
+    assert _same_weights(hard, soft_model)
+
+    spread = {v: np.full(k, 1.0 / k) for v in pool.video_ids}
+    uncertain = _model(dataset)
+    result = _train(uncertain, data, 2, class_targets=spread)
+    assert np.isfinite(result["classification"]) and not _same_weights(hard, uncertain)
+
+    with pytest.raises(VidalError, match="summing to 1"):
+        _train(_model(dataset), data, 1, class_targets={pool.video_ids[0]: np.ones(k)})
+    with pytest.raises(VidalError, match="not in the pool"):
+        _train(_model(dataset), data, 1, class_targets={"nope": np.eye(k)[0]})

@@ -169,3 +169,41 @@ def test_detect_frames_and_video(videos):
             np.testing.assert_array_equal(got[key], want[key])
     with pytest.raises(VidalError, match=r"frames\[0\]"):
         detect_frames(model, [np.zeros((H, W), np.uint8)])
+
+
+def test_dispersion_recorder_as_callback_leaves_training_unchanged(videos):
+    from vidal.scoring.dispersion import DetectionPredictor, DispersionRecorder
+
+    dataset, frames = videos
+    pool = LabelPool.from_dataset(dataset)
+    pool.add_frames("v0", [2])
+    pool.add_frames("empty", [3])
+    options = dict(
+        read_frames=_reader(frames), lr=0.01, batch_size=2, hflip=0.5, seed=0, progress=False
+    )
+    torch.manual_seed(0)
+    plain = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)
+    start = {k: v.clone() for k, v in plain.state_dict().items()}
+    train_detector(plain, dataset, pool, epochs=2, **options)
+
+    unlabeled = {v: (n, np.flatnonzero(~pool.mask(v))) for v, n in pool.num_frames.items()}
+    recorder = DispersionRecorder(
+        DetectionPredictor(_reader(frames), unlabeled, threshold=0.05), points=2
+    )
+    seen = []
+
+    def callback(step, total, model):
+        seen.append((step, total, model.training))
+        recorder(step, total, model)
+
+    recorded = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)
+    recorded.load_state_dict(start)
+    train_detector(recorded, dataset, pool, epochs=2, callback=callback, **options)
+    assert seen == [(1, 2, True), (2, 2, True)]  # 2 labeled frames, batches of 2: a step an epoch
+    assert recorder.steps == [1, 2]  # at the end of each epoch
+    for a, b in zip(plain.state_dict().values(), recorded.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    d = recorder.dispersion()
+    assert {v: x.shape for v, x in d.items()} == {v: (T,) for v in pool.num_frames}
+    assert all(set(x.tolist()) <= {0.0, 0.5} for x in d.values())
+    assert d["v0"][2] == 0.0  # a labeled frame was not predicted: one fixed label

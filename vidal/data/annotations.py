@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -103,6 +104,10 @@ class VideoAnnotation:
         label: optional video-level class index.
         tubes: the annotated tubes.
         path: video file or frame folder, relative to the dataset root (or absolute).
+        metadata: free-form per-video metadata, field -> JSON value (e.g.
+            ``{"scene": "night", "subject": "s07"}``), kept on round trips.
+        frame_metadata: free-form per-frame metadata, field -> list of ``T`` JSON values
+            (``None`` where a frame has none, e.g. ``{"prompt": ["happy", "happy", None]}``).
     """
 
     video_id: str
@@ -113,6 +118,8 @@ class VideoAnnotation:
     label: int | None = None
     tubes: list[Tube] = field(default_factory=list)
     path: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    frame_metadata: dict[str, list[Any]] = field(default_factory=dict)
 
     def validate(self, *, clip_boxes: bool = False) -> None:
         """Check tubes lie inside the video; raise :class:`AnnotationError` naming the video.
@@ -120,6 +127,7 @@ class VideoAnnotation:
         Args:
             clip_boxes: clip boxes that leave the frame to it instead of raising.
         """
+        self._validate_metadata()
         for tube in self.tubes:
             if tube.last_frame >= self.num_frames:
                 raise AnnotationError(
@@ -148,6 +156,35 @@ class VideoAnnotation:
                     )
                 b[:, [0, 2]] = np.clip(b[:, [0, 2]], 0, self.width)
                 b[:, [1, 3]] = np.clip(b[:, [1, 3]], 0, self.height)
+
+    def _validate_metadata(self) -> None:
+        if not isinstance(self.metadata, dict) or not isinstance(self.frame_metadata, dict):
+            raise AnnotationError(f"{self.video_id}: metadata and frame_metadata must be mappings")
+        for name, values in self.frame_metadata.items():
+            if not isinstance(values, list) or len(values) != self.num_frames:
+                got = len(values) if isinstance(values, list) else type(values).__name__
+                raise AnnotationError(
+                    f"{self.video_id}: frame metadata {name!r} needs one value per frame "
+                    f"({self.num_frames}), got {got}"
+                )
+
+    def metadata_values(self, name: str) -> list[Any] | None:
+        """The value of metadata field ``name`` at every frame, or None when the video lacks it.
+
+        A per-frame value wins; frames without one (``None``) take the video's value.
+
+        Example:
+            >>> v = VideoAnnotation("v", 3, 8, 8, metadata={"scene": "day"},
+            ...                     frame_metadata={"scene": [None, "dusk", None]})
+            >>> v.metadata_values("scene"), v.metadata_values("weather")
+            (['day', 'dusk', 'day'], None)
+        """
+        video = self.metadata.get(name)
+        if name in self.frame_metadata:
+            return [video if x is None else x for x in self.frame_metadata[name]]
+        if name in self.metadata:
+            return [video] * self.num_frames
+        return None
 
     def frame(self, t: int) -> FrameAnnotation:
         """The boxes, classes and tracks present in frame ``t`` (0-based)."""

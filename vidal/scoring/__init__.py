@@ -6,8 +6,16 @@
 - :mod:`~vidal.scoring.scorers`: the scorers as small callables, found by name in
   :data:`SCORERS`.
 - :mod:`~vidal.scoring.stream`: :func:`score_dataset`, streaming a dataset through a model.
+- :mod:`~vidal.scoring.dispersion`: label dispersion (thesis ch. 3), recorded during training
+  by a :class:`DispersionRecorder` instead of scored after it.
 """
 
+from vidal.scoring.dispersion import (
+    ActionPredictor,
+    DetectionPredictor,
+    DispersionRecorder,
+    label_dispersion,
+)
 from vidal.scoring.kernels import mutual_information, pixel_entropy, pixel_uncertainty
 from vidal.scoring.scorers import (
     SCORERS,
@@ -50,4 +58,8 @@ __all__ = [
     "clips_from_frames",
     "loader_clips",
     "score_dataset",
+    "label_dispersion",
+    "DispersionRecorder",
+    "ActionPredictor",
+    "DetectionPredictor",
 ]

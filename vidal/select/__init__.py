@@ -11,7 +11,8 @@ Besides ``__call__`` a selector states two class attributes, which the contract 
 (``tests/select/test_contract.py``) reads to feed it:
 
 - ``requires: frozenset[str]``: what it reads from :class:`FrameScores`: ``"frames"``,
-  ``"features"``, ``"centers"``, or ``"extra:<name>"`` for ``scores.extra[<name>]``.
+  ``"features"``, ``"centers"``, or ``"extra:<name>"`` for ``scores.extra[<name>]`` (a
+  property where it depends on the options, as for ``metadata_cycle``'s ``fields``).
 - ``stochastic: bool``: whether its result depends on ``rng``.
 - ``picks_videos: bool`` (optional, default false): whether it chooses videos for a
   video-level label (``Selection.videos``; hybrid selection).
@@ -42,6 +43,8 @@ from vidal.select.baselines import (
 )
 from vidal.select.ceiling import CeilingSelector
 from vidal.select.claus import CLAUSSelector
+from vidal.select.dispersion import DispersionSelector
+from vidal.select.metadata import MetadataCycleSelector
 from vidal.select.oracle import ORACLE_SELECTORS, OracleErrorSelector
 from vidal.select.representative import KCenterSelector, TypicalitySelector
 
@@ -65,6 +68,8 @@ __all__ = [
     "KCenterSelector",
     "TypicalitySelector",
     "CeilingSelector",
+    "DispersionSelector",
+    "MetadataCycleSelector",
 ]
 
 SELECTORS: dict[str, Selector] = {
@@ -81,6 +86,8 @@ SELECTORS: dict[str, Selector] = {
     "typicality": TypicalitySelector(),
     "ceiling": CeilingSelector(),
     **ORACLE_SELECTORS,
+    "dispersion": DispersionSelector(),
+    "metadata_cycle": MetadataCycleSelector(),
 }
 
 try:

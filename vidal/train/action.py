@@ -9,11 +9,12 @@ loss and, for CLAUS, the deep-clustering loss (CVPR 2023, Eq. 3) on the latent f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 import losses
@@ -159,12 +160,26 @@ class SparseClipSampler:
         store: decoded frames at the model's input size.
         clip_len: frames per clip.
         seed: seed of the sampler's generator.
+        class_targets: video id -> float ``ndarray[K]`` class distribution (e.g. a crowd's
+            soft label, :meth:`vidal.crowd.CrowdPool.soft_labels`); when given, batches
+            carry ``soft [B, K]``: that distribution for these videos, the one-hot video
+            class for the others (zeros when unknown), and ``label`` is its argmax.
     """
 
     def __init__(
-        self, dataset: VideoDataset, pool: LabelPool, store: FrameStore, *, clip_len: int, seed: int
+        self,
+        dataset: VideoDataset,
+        pool: LabelPool,
+        store: FrameStore,
+        *,
+        clip_len: int,
+        seed: int,
+        class_targets: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         self.dataset, self.pool, self.store, self.clip_len = dataset, pool, store, clip_len
+        self.class_targets = {
+            k: np.asarray(v, dtype=np.float32) for k, v in (class_targets or {}).items()
+        }
         self.rng = np.random.default_rng(seed)
         self.videos = [v for v in pool.videos_with_labels() if v not in store.failed]
         if not self.videos:
@@ -218,10 +233,13 @@ class SparseClipSampler:
 
     def sample(self, batch_size: int) -> dict[str, Tensor]:
         """A batch: ``clip [B, 3, T, H, W]``, ``target [B, T, H, W]``, ``labeled [B, T]``,
-        ``distance [B, T]`` (to the video's nearest labeled frame) and ``label [B]``."""
+        ``distance [B, T]`` (to the video's nearest labeled frame), ``label [B]`` and, with
+        ``class_targets``, ``soft [B, K]``."""
         clips, targets, labeled, distances, labels = [], [], [], [], []
+        vids: list[str] = []
         for _ in range(batch_size):
             vid = self.videos[self.rng.choice(len(self.videos), p=self.weights)]
+            vids.append(vid)
             n = self.pool.num_frames[vid]
             t = int(self.rng.choice(self.pool.labeled_frames(vid)))
             length = min(self.clip_len, n)
@@ -234,13 +252,28 @@ class SparseClipSampler:
             labeled.append(torch.from_numpy(lab))
             distances.append(torch.from_numpy(self.distance(vid, frames)))
             labels.append(video_class(self.dataset[vid]))
-        return {
+            if vid in self.class_targets:
+                labels[-1] = int(np.argmax(self.class_targets[vid]))
+        batch = {
             "clip": torch.stack(clips),
             "target": torch.stack(targets),
             "labeled": torch.stack(labeled),
             "distance": torch.stack(distances),
             "label": torch.tensor(labels, dtype=torch.long),
         }
+        if self.class_targets:
+            batch["soft"] = self._soft(batch["label"], vids)
+        return batch
+
+    def _soft(self, labels: Tensor, vids: list[str]) -> Tensor:
+        """float ``[B, K]``: each clip's class distribution (one-hot, crowd's, or zeros)."""
+        k = len(next(iter(self.class_targets.values())))
+        known = labels >= 0
+        soft = F.one_hot(torch.where(known, labels, 0), k).float() * known[:, None]
+        for i, vid in enumerate(vids):
+            if vid in self.class_targets:
+                soft[i] = torch.from_numpy(self.class_targets[vid])
+        return soft
 
 
 def train_action_model(
@@ -254,6 +287,8 @@ def train_action_model(
     seed: int = 0,
     progress: bool = True,
     resume: bool = False,
+    callback: Callable[[int, int, ActionModel], None] | None = None,
+    class_targets: Mapping[str, np.ndarray] | None = None,
 ) -> dict:
     """Train ``model`` in place on the labeled frames of ``pool``.
 
@@ -270,6 +305,15 @@ def train_action_model(
             random states) when it has one, so that training ``a`` steps then ``b`` more
             equals training ``a + b`` steps at once; otherwise start them fresh from ``seed``
             (fine-tuning in a new active-learning cycle).
+        callback: called after every optimiser step as ``callback(step, steps, model)``,
+            ``step`` counting from 1 to ``steps`` in this call, ``model`` in train mode; it
+            must leave the model's mode and random states as it found them (e.g. a
+            :class:`~vidal.scoring.dispersion.DispersionRecorder`).
+        class_targets: video id -> float ``ndarray[K]`` class distribution to train the
+            video-level classifier on (soft targets, e.g. crowd labels): the capsule margin
+            loss becomes its expectation under that distribution
+            (:func:`losses.soft_margin_loss`); other videos keep their one-hot class. One-hot
+            targets train exactly as without them.
 
     Returns:
         ``{"loss": final smoothed loss, "localization": ..., "classification": ..., "steps": n}``.
@@ -278,7 +322,11 @@ def train_action_model(
     torch.manual_seed(seed)
     device = torch.device(device)
     model.to(device).train()
-    sampler = SparseClipSampler(dataset, pool, store, clip_len=config.clip_len, seed=seed)
+    if class_targets is not None:
+        _check_class_targets(class_targets, model.config.num_classes, pool)
+    sampler = SparseClipSampler(
+        dataset, pool, store, clip_len=config.clip_len, seed=seed, class_targets=class_targets
+    )
     loc_loss = LOCALIZATION_LOSSES[config.loss]
     optimiser = torch.optim.Adam(model.detector.parameters(), lr=config.lr)
     if resume and model.train_state is not None:
@@ -301,6 +349,8 @@ def train_action_model(
             _train_step(model, sampler, optimiser, loc_loss, config, device, smoothed)
             bar.set_postfix(loss=f"{smoothed['loss']:.4f}")
             model.steps_trained += 1
+            if callback is not None:
+                callback(done + 1, steps, model)
     _finish(model, optimiser, sampler, device)
     return {**{k: round(v, 5) for k, v in smoothed.items()}, "steps": steps}
 
@@ -320,11 +370,7 @@ def _train_step(
     known = batch["label"] >= 0
     out = model.detector(batch["clip"], labels=torch.where(known, batch["label"], 0))
     loss_loc = loc_loss(out.logits, batch["target"], batch["labeled"], batch["distance"], config)
-    loss_cls = (
-        losses.margin_loss(out.class_scores[known], batch["label"][known])
-        if known.any()
-        else out.class_scores.sum() * 0
-    )
+    loss_cls = _class_loss(out.class_scores, batch)
     loss = loss_loc + config.cls_weight * loss_cls
     if use_clusters:
         loss = loss + config.cluster_weight * model.clustering(out.features)
@@ -361,6 +407,31 @@ def _finish(
         "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
     }
     model.eval()
+
+
+def _class_loss(class_scores: Tensor, batch: dict[str, Tensor]) -> Tensor:
+    """Margin loss of ``class_scores [B, K]`` on the clips whose class is known (soft or hard)."""
+    if "soft" in batch:
+        known = batch["soft"].sum(dim=1) > 0
+        if known.any():
+            return losses.soft_margin_loss(class_scores[known], batch["soft"][known])
+    else:
+        known = batch["label"] >= 0
+        if known.any():
+            return losses.margin_loss(class_scores[known], batch["label"][known])
+    return class_scores.sum() * 0
+
+
+def _check_class_targets(targets: Mapping[str, np.ndarray], k: int, pool: LabelPool) -> None:
+    """Raise :class:`VidalError` unless every target is a distribution ``[K]`` of a pool video."""
+    for vid, q in targets.items():
+        if vid not in pool.num_frames:
+            raise VidalError(f"class_targets: video {vid!r} is not in the pool")
+        q = np.asarray(q, dtype=np.float64)
+        if q.shape != (k,) or not np.isfinite(q).all() or (q < 0).any() or abs(q.sum() - 1) > 1e-4:
+            raise VidalError(
+                f"class_targets[{vid!r}] must be {k} class probabilities summing to 1, got {q.tolist()}"
+            )
 
 
 def _restore_train_state(

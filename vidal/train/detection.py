@@ -133,6 +133,7 @@ def train_detector(
     num_workers: int = 0,
     keep_bn_stats: bool = False,
     progress: bool = True,
+    callback: Callable[[int, int, nn.Module], None] | None = None,
 ) -> list[float]:
     """Fine-tune a torchvision detector on the labeled frames of ``pool`` (thesis Sec. 2.5.1).
 
@@ -167,6 +168,11 @@ def train_detector(
             Fine-tuning a detector trained from scratch on a few labeled frames otherwise
             replaces statistics gathered over many frames with those of a few.
         progress: show a tqdm bar.
+        callback: called after every optimiser step as ``callback(step, total, model)``,
+            ``step`` counting from 1 to ``total``, ``model`` in train mode; it must leave the
+            model's mode and random states as it found them (e.g. a
+            :class:`~vidal.scoring.dispersion.DispersionRecorder`; with ``points = epochs``
+            it records at the end of every epoch, as the thesis does).
 
     Returns:
         The total loss of each step, ``list[float]`` of length ``steps``.
@@ -239,6 +245,8 @@ def train_detector(
                     optimizer.step()
                     scheduler.step()
                     losses.append(loss.item())
+                    if callback is not None:
+                        callback(len(losses), total, model)
                     bar.update()
                     bar.set_postfix(loss=f"{losses[-1]:.3f}")
                     if len(losses) >= total:

@@ -10,9 +10,15 @@ Layout of ``annotations.json``::
         {"id": "vid0", "path": "videos/vid0.mp4", "num_frames": 48,
          "width": 112, "height": 112, "fps": 25.0, "label": 1,    # label optional
          "tubes": [{"track_id": 0, "label": 1, "first_frame": 3,
-                    "boxes": [[x1, y1, x2, y2], ...]}]}            # one box per frame
+                    "boxes": [[x1, y1, x2, y2], ...]}],            # one box per frame
+         "metadata": {"scene": "night", "subject": "s07"},         # optional, free-form
+         "frame_metadata": {"prompt": ["happy", null, ...]}}       # optional, T values each
       ]
     }
+
+``metadata`` holds any JSON values of the video; ``frame_metadata`` one list per field with
+a JSON value (or ``null``) for every frame. Both are kept as they are on a read and a write
+(selectors such as metadata cycling read them, :mod:`vidal.select.metadata`).
 
 ``path`` is relative to the JSON file's folder (or absolute) and names a video file or a
 folder of JPEG/PNG frames. Pixel masks, when present, live in ``annotations.masks.npz``
@@ -61,6 +67,10 @@ def _video_to_json(v: VideoAnnotation) -> dict:
         }
         for t in v.tubes
     ]
+    if v.metadata:
+        obj["metadata"] = v.metadata
+    if v.frame_metadata:
+        obj["frame_metadata"] = v.frame_metadata
     return obj
 
 
@@ -168,6 +178,8 @@ def read_vidal(path: str | os.PathLike, *, clip_boxes: bool = False) -> VideoDat
                 label=None if obj.get("label") is None else int(obj["label"]),
                 tubes=tubes,
                 path=obj.get("path"),
+                metadata=obj.get("metadata", {}),
+                frame_metadata=obj.get("frame_metadata", {}),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise AnnotationError(
