@@ -423,6 +423,29 @@ def _background(
     return frames, bg_kind + ("+ground" if split_ground else "")
 
 
+def _draw_actors(
+    frames: np.ndarray, actors: list[_Actor], rng: np.random.Generator
+) -> tuple[list[int], dict[int, np.ndarray]]:
+    """Paint the actors over ``frames (ndarray[T, H, W, 3])`` far to near, each in its own
+    random colours.
+
+    Returns:
+        ``(actor indices far to near, each actor's drawn pixels ndarray[T, H, W] bool)``.
+    """
+    order = sorted(range(len(actors)), key=lambda j: float(actors[j].ground[0]))
+    amodal = {}
+    for j in order:
+        a = actors[j]
+        polys = figure_polygons(a.pose, a.height, facing=a.facing)
+        origin = np.stack([a.x, a.ground_screen], -1).astype(np.float32)
+        shade = draw_figure(polys, origin, (frames.shape[1], frames.shape[2]))
+        pal = figure_palette(rng)
+        m = shade > 0
+        frames[m] = pal[shade[m]]
+        amodal[j] = m
+    return order, amodal
+
+
 def _occluder(
     frames: np.ndarray,
     main: _Actor,
@@ -522,20 +545,7 @@ def render_action(
     actors, cam_kind, cam_x, cam_y = _film(actors, config, rng, t, replay)
     ground_row = horizon + float(actors[0].height[0]) * 0.15
     frames, background = _background(rng, config, cam_x, cam_y, ground_row=ground_row)
-
-    # draw the actors far to near
-    order = sorted(range(len(actors)), key=lambda j: float(actors[j].ground[0]))
-    amodal = {}
-    for j in order:
-        a = actors[j]
-        polys = figure_polygons(a.pose, a.height, facing=a.facing)
-        origin = np.stack([a.x, a.ground_screen], -1).astype(np.float32)
-        shade = draw_figure(polys, origin, (h, w))
-        pal = figure_palette(rng)
-        m = shade > 0
-        frames[m] = pal[shade[m]]
-        amodal[j] = m
-
+    order, amodal = _draw_actors(frames, actors, rng)
     occluder = np.zeros((t, h, w), bool)
     occ_kind = None
     if replay is None and rng.random() < config.occlusion_prob:
