@@ -336,7 +336,8 @@ def mgw_loss(
 
 class _BCEModule(nn.Module):
     """Holds ``pos_weight`` (a buffer when it is a tensor, so ``.to()`` moves it) and
-    ``reduction``."""
+    ``reduction``, the keyword arguments every BCE loss module takes (defaults: ``None`` and
+    ``"mean"``)."""
 
     pos_weight: float | Tensor | None
 
