@@ -1,6 +1,7 @@
 """What the dataset scripts share (private to ``tools/``; a script imports it as ``_common``).
 
-The action datasets (``ucf101_24.py``, ``jhmdb21.py``) check their videos on disk and write
+Every script runs its ``main`` through :func:`run` (one-line errors). The action datasets
+(``ucf101_24.py``, ``jhmdb21.py``) check their videos on disk and write
 a vidal annotation file the same way (:func:`add_check_args`, :func:`check_and_write`); the
 detection datasets (``imagenet_vid.py``, ``synthia_al.py``) count boxes per split and print
 them the same way (:func:`box_statistics`, :func:`print_splits`).
@@ -11,11 +12,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+from collections.abc import Callable
 
 import numpy as np
 
 from vidal.data import VideoDataset
 from vidal.data.check import check_videos, keep_present, present_videos, write_portable
+from vidal.errors import VidalError
+
+
+def run(main: Callable[[argparse.Namespace], object], parser: argparse.ArgumentParser) -> None:
+    """Run a script's ``main`` on the command line and exit with its status (an int ``main``
+    returns; 0 for anything else). A :class:`~vidal.errors.VidalError` is printed as one
+    line, ``error: ...``, with exit status 1."""
+    try:
+        status = main(parser.parse_args())
+    except VidalError as e:
+        sys.exit(f"error: {e}")
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 def add_check_args(p: argparse.ArgumentParser) -> None:

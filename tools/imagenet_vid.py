@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from _common import box_statistics, print_splits
+from _common import box_statistics, print_splits, run
 
 from vidal.data import VID_CLASSES, VideoDataset, read_imagenet_vid, write_vidal
 from vidal.data.annotations import Tube, VideoAnnotation
@@ -159,4 +159,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    run(main, get_args_parser())

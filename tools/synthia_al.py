@@ -25,7 +25,7 @@ import argparse
 import fnmatch
 from pathlib import Path
 
-from _common import box_statistics, print_splits
+from _common import box_statistics, print_splits, run
 
 from vidal.data import read_synthia_al, write_vidal
 from vidal.errors import VidalError
@@ -93,4 +93,4 @@ def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    run(main, get_args_parser())

@@ -19,12 +19,10 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 
-from _common import add_check_args, check_and_write
+from _common import add_check_args, check_and_write, run
 
 from vidal.data import load_dataset
-from vidal.errors import VidalError
 from vidal.experiment import name_splits_from_file
 
 
@@ -44,7 +42,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(get_args_parser().parse_args()))
-    except VidalError as e:
-        sys.exit(f"error: {e}")
+    run(main, get_args_parser())

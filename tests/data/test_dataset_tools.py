@@ -1,6 +1,11 @@
 """The UCF-101-24 tool script on the real annotations and the 9 real videos."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from vidal.data import read_vidal
 
@@ -36,3 +41,19 @@ def test_jhmdb21_tool_parses(load_tool):
     assert (
         load_tool("jhmdb21.py").get_args_parser().parse_args(["x.pkl", "--split", "2"]).split == 2
     )
+
+
+@pytest.mark.parametrize("script", ["jhmdb21.py", "synthia_al.py"])
+def test_tools_report_bad_input_in_one_line(tmp_path, script):
+    missing = tmp_path / "missing"
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(repo / "tools" / script), str(missing)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+    assert str(missing) in done.stderr
