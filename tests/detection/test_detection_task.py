@@ -312,8 +312,13 @@ def test_single_frame_video(road, stub, make_detections, make_task):
 
 def test_build_detection_task_reads_the_config(road, tmp_path):
     train, test = road
+
+    def build(cfg: ExperimentConfig, **changes) -> DetectionTask:
+        cfg = dataclasses.replace(cfg, **changes)
+        return build_detection_task(cfg, train, test, device="cpu", progress=False)
+
     cfg = ExperimentConfig(task="detection", out=str(tmp_path / "run"))
-    task = build_detection_task(cfg, train, test, device="cpu", progress=False)
+    task = build(cfg)
     assert task.build_args["backbone"] == "mobilenet_v3_fpn"  # preset "small"
     # no model.size: the thesis' 300 px shorter side, at most 1000 px
     assert (task.build_args["min_size"], task.build_args["max_size"]) == (300, 1000)
@@ -324,8 +329,7 @@ def test_build_detection_task_reads_the_config(road, tmp_path):
         model=ModelConfig(preset="resnet50_fpn", size=(300, 1000)),
         score=ScoreConfig(scorer="detection"),
     )
-    task = build_detection_task(cfg, train, test, device="cpu", progress=False)
-    assert task.build_args == {
+    assert build(cfg).build_args == {
         "num_classes": train.num_classes,
         "backbone": "resnet50_fpn",
         "min_size": 300,
@@ -333,39 +337,13 @@ def test_build_detection_task_reads_the_config(road, tmp_path):
         "options": {},
     }
     with pytest.raises(ConfigError, match="known"):
-        build_detection_task(
-            dataclasses.replace(cfg, model=ModelConfig(preset="yolo")),
-            train,
-            test,
-            device="cpu",
-            progress=False,
-        )
+        build(cfg, model=ModelConfig(preset="yolo"))
     with pytest.raises(ConfigError, match="detection scorer"):
-        build_detection_task(
-            dataclasses.replace(cfg, score=ScoreConfig(scorer="bald")),
-            train,
-            test,
-            device="cpu",
-            progress=False,
-        )
+        build(cfg, score=ScoreConfig(scorer="bald"))
     with pytest.raises(ConfigError, match="min_size"):
-        build_detection_task(
-            dataclasses.replace(cfg, model=ModelConfig(preset="small", size=(300, 200))),
-            train,
-            test,
-            device="cpu",
-            progress=False,
-        )
+        build(cfg, model=ModelConfig(preset="small", size=(300, 200)))
     with pytest.raises(ConfigError, match="not found"):
-        build_detection_task(
-            dataclasses.replace(
-                cfg, model=ModelConfig(preset="small", weights=str(tmp_path / "none.pt"))
-            ),
-            train,
-            test,
-            device="cpu",
-            progress=False,
-        )
+        build(cfg, model=ModelConfig(preset="small", weights=str(tmp_path / "none.pt")))
 
 
 def test_epochs_and_model_options_are_read(road, tmp_path):
