@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from losses._common import LossInputError, check_reduction, check_tensor, weighted_reduce
+from losses._common import LossInputError, check_reduction, check_tensor, reduce
 
 __all__ = ["margin_loss", "spread_loss", "spread_margin", "MarginLoss", "SpreadLoss"]
 
@@ -37,8 +37,12 @@ def _class_indices(target: object, num_classes: int, batch: int) -> Tensor:
     return target.long()
 
 
-def _reduce(per_sample: Tensor, reduction: str) -> Tensor:
-    return weighted_reduce(per_sample, torch.ones_like(per_sample), reduction)
+def _check_activations(activations: object, reduction: str) -> tuple[int, int]:
+    """``(B, K)`` of ``activations (Tensor[B, K])``, checked with ``reduction``."""
+    activations = check_tensor(activations, "activations", "B, K")
+    check_reduction(reduction)
+    batch, num_classes = activations.shape
+    return batch, num_classes
 
 
 def margin_loss(
@@ -73,9 +77,7 @@ def margin_loss(
         >>> round(margin_loss(a, torch.tensor([0])).item(), 4)  # 0.1^2 + 0.5 * 0.2^2
         0.03
     """
-    check_tensor(activations, "activations", "B, K")
-    check_reduction(reduction)
-    batch, num_classes = activations.shape
+    batch, num_classes = _check_activations(activations, reduction)
     if isinstance(target, Tensor) and target.dim() == 2:
         check_tensor(target, "target", "B, K", activations.shape)
         present = target.to(activations.dtype)
@@ -84,7 +86,7 @@ def margin_loss(
         present = F.one_hot(indices, num_classes).to(activations.dtype)
     pos = present * torch.clamp(m_pos - activations, min=0) ** 2
     neg = neg_weight * (1 - present) * torch.clamp(activations - m_neg, min=0) ** 2
-    return _reduce((pos + neg).sum(dim=1), reduction)
+    return reduce((pos + neg).sum(dim=1), reduction)
 
 
 def spread_loss(
@@ -115,15 +117,13 @@ def spread_loss(
         >>> round(spread_loss(a, torch.tensor([0]), margin=0.9).item(), 4)  # 0.4^2 + 0.1^2
         0.17
     """
-    check_tensor(activations, "activations", "B, K")
-    check_reduction(reduction)
-    batch, num_classes = activations.shape
+    batch, num_classes = _check_activations(activations, reduction)
     indices = _class_indices(target, num_classes, batch)
     a_target = activations.gather(1, indices[:, None])  # [B, 1]
     gap = torch.clamp(margin - (a_target - activations), min=0) ** 2  # [B, K]
     others = F.one_hot(indices, num_classes) == 0
     per_clip = torch.where(others, gap, torch.zeros_like(gap)).sum(dim=1)
-    return _reduce(per_clip, reduction)
+    return reduce(per_clip, reduction)
 
 
 def spread_margin(step: int, total_steps: int, *, start: float = 0.2, end: float = 0.9) -> float:

@@ -24,7 +24,7 @@ from losses._common import (
     check_int,
     check_reduction,
     check_tensor,
-    weighted_reduce,
+    reduce,
 )
 
 __all__ = ["kmeans", "clustering_loss", "DeepClustering"]
@@ -146,7 +146,7 @@ def clustering_loss(
     assignment = _nearest(features.detach(), centers.detach().to(features.dtype))
     diff = features - centers.to(features.dtype)[assignment]
     per_clip = 0.5 * scale * diff.pow(2).sum(dim=1)
-    return weighted_reduce(per_clip, torch.ones_like(per_clip), reduction)
+    return reduce(per_clip, reduction)
 
 
 class DeepClustering(nn.Module):

@@ -21,6 +21,8 @@ __all__ = [
     "check_sigma",
     "check_int",
     "weighted_reduce",
+    "reduce_weighted",
+    "reduce",
     "neighbour_labeled",
     "nearest_labeled",
 ]
@@ -120,6 +122,21 @@ def weighted_reduce(loss: Tensor, weight: Tensor, reduction: str) -> Tensor:
     """
     weight = weight.to(loss.dtype).expand_as(loss)
     weighted = torch.where(weight > 0, loss * weight, torch.zeros_like(loss))
+    return reduce_weighted(weighted, weight, reduction)
+
+
+def reduce_weighted(weighted: Tensor, weight: Tensor, reduction: str) -> Tensor:
+    """Reduce losses that already carry their weights.
+
+    Args:
+        weighted (Tensor[...]): weighted elementwise losses ``w * l``.
+        weight (Tensor[...]): the weights (any shape; only their sum is read, for ``"mean"``).
+        reduction: ``"none"`` returns ``weighted``, ``"sum"`` its sum, ``"mean"`` its sum
+            divided by the total weight (0 when every weight is 0).
+
+    Returns:
+        ``weighted`` for ``"none"``, else a scalar tensor.
+    """
     if reduction == "none":
         return weighted
     total = weighted.sum()
@@ -127,6 +144,11 @@ def weighted_reduce(loss: Tensor, weight: Tensor, reduction: str) -> Tensor:
         return total
     norm = weight.sum()
     return total / torch.where(norm > 0, norm, torch.ones_like(norm))
+
+
+def reduce(loss: Tensor, reduction: str) -> Tensor:
+    """:func:`weighted_reduce` with every weight 1: ``loss``, its sum or its mean."""
+    return weighted_reduce(loss, torch.ones_like(loss), reduction)
 
 
 def neighbour_labeled(labeled: Tensor) -> tuple[Tensor, Tensor]:

@@ -46,6 +46,7 @@ from losses._common import (
     check_sigma,
     check_tensor,
     nearest_labeled,
+    reduce,
     weighted_reduce,
 )
 
@@ -224,7 +225,7 @@ def interpolation_loss(
     logits, pseudo_target = _check_maps(logits, pseudo_target, "pseudo_target")
     check_reduction(reduction)
     frame = _frame_losses(logits, pseudo_target, pos_weight)
-    return weighted_reduce(frame, torch.ones_like(frame), reduction)
+    return reduce(frame, reduction)
 
 
 def _check_distance(distance: Tensor, labeled: Tensor) -> Tensor:
@@ -335,11 +336,14 @@ def mgw_loss(
 
 class _BCEModule(nn.Module):
     """Holds ``pos_weight`` (a buffer when it is a tensor, so ``.to()`` moves it) and
-    ``reduction``."""
+    ``reduction``, the keyword arguments every BCE loss module takes (defaults: ``None`` and
+    ``"mean"``)."""
 
     pos_weight: float | Tensor | None
 
-    def __init__(self, *, pos_weight: float | Tensor | None, reduction: str) -> None:
+    def __init__(
+        self, *, pos_weight: float | Tensor | None = None, reduction: str = "mean"
+    ) -> None:
         super().__init__()
         self.reduction = check_reduction(reduction)
         if isinstance(pos_weight, Tensor):
@@ -360,11 +364,6 @@ class FrameBCELoss(_BCEModule):
         2.7726
     """
 
-    def __init__(
-        self, *, pos_weight: float | Tensor | None = None, reduction: str = "mean"
-    ) -> None:
-        super().__init__(pos_weight=pos_weight, reduction=reduction)
-
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         return frame_bce(logits, target, pos_weight=self.pos_weight, reduction=self.reduction)
 
@@ -378,11 +377,6 @@ class MaskingLoss(_BCEModule):
         >>> round(loss(torch.zeros(1, 2, 2, 2), torch.ones(1, 2, 2, 2), labeled).item(), 4)
         0.6931
     """
-
-    def __init__(
-        self, *, pos_weight: float | Tensor | None = None, reduction: str = "mean"
-    ) -> None:
-        super().__init__(pos_weight=pos_weight, reduction=reduction)
 
     def forward(self, logits: Tensor, target: Tensor, labeled: Tensor) -> Tensor:
         return masking_loss(
@@ -398,11 +392,6 @@ class InterpolationLoss(_BCEModule):
         >>> loss(torch.zeros(1, 3, 2, 2), torch.ones(1, 3, 2, 2)).shape
         torch.Size([1, 3])
     """
-
-    def __init__(
-        self, *, pos_weight: float | Tensor | None = None, reduction: str = "mean"
-    ) -> None:
-        super().__init__(pos_weight=pos_weight, reduction=reduction)
 
     def forward(self, logits: Tensor, pseudo_target: Tensor) -> Tensor:
         return interpolation_loss(

@@ -23,13 +23,23 @@ from losses._common import (
 __all__ = ["interpolate_boxes", "boxes_to_masks", "nearest_labeled_masks"]
 
 
-def _require_labeled_frame(labeled: Tensor) -> None:
-    empty = ~labeled.any(dim=-1)
+def _batch_labeled(labeled: object, batch: int, num_frames: int, *, batched: bool) -> Tensor:
+    """``labeled`` checked and as ``Tensor[B, T]``: a ``[T]`` mask is shared by every video of
+    the batch; a batched input may also give one mask per video. Every video needs a labeled
+    frame."""
+    if isinstance(labeled, Tensor) and labeled.dim() == 1:
+        mask = check_labeled(labeled, "labeled", "T", (num_frames,)).expand(batch, num_frames)
+    elif batched:
+        mask = check_labeled(labeled, "labeled", "B, T", (batch, num_frames))
+    else:
+        mask = check_labeled(labeled, "labeled", "T", (num_frames,))
+    empty = ~mask.any(dim=-1)
     if bool(empty.any()):
         videos = empty.nonzero().flatten().tolist()
         raise LossInputError(
             f"labeled must mark at least one frame of every video; videos {videos} have none"
         )
+    return mask
 
 
 def interpolate_boxes(boxes: Tensor, labeled: Tensor) -> Tensor:
@@ -65,15 +75,7 @@ def interpolate_boxes(boxes: Tensor, labeled: Tensor) -> Tensor:
     if not values.is_floating_point():
         values = values.float()
     batch, num_frames = values.shape[:2]
-    if isinstance(labeled, Tensor) and labeled.dim() == 1:
-        check_labeled(labeled, "labeled", "T", (num_frames,))
-        labeled = labeled.expand(batch, num_frames)
-    elif batched:
-        check_labeled(labeled, "labeled", "B, T", (batch, num_frames))
-    else:
-        check_labeled(labeled, "labeled", "T", (num_frames,))
-    _require_labeled_frame(labeled)
-
+    labeled = _batch_labeled(labeled, batch, num_frames, batched=batched)
     prev, nxt = neighbour_labeled(labeled)  # [B, T]
     p = torch.where(prev >= 0, prev, nxt)  # before the first labeled frame: hold it
     n = torch.where(nxt < num_frames, nxt, p)  # after the last one: hold it
@@ -148,14 +150,7 @@ def nearest_labeled_masks(masks: Tensor, labeled: Tensor) -> Tensor:
     batched = masks.dim() == 4
     values = masks if batched else masks[None]  # [B, T, H, W]
     batch, num_frames = values.shape[:2]
-    if isinstance(labeled, Tensor) and labeled.dim() == 1:
-        check_labeled(labeled, "labeled", "T", (num_frames,))
-        labeled = labeled.expand(batch, num_frames)
-    elif batched:
-        check_labeled(labeled, "labeled", "B, T", (batch, num_frames))
-    else:
-        check_labeled(labeled, "labeled", "T", (num_frames,))
-    _require_labeled_frame(labeled)
+    labeled = _batch_labeled(labeled, batch, num_frames, batched=batched)
     index, _ = nearest_labeled(labeled)  # [B, T]
     index = index[:, :, None, None].expand_as(values)
     out = values.gather(1, index)

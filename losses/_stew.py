@@ -37,6 +37,8 @@ from losses._common import (
     check_reduction,
     check_sigma,
     check_tensor,
+    reduce_weighted,
+    weighted_reduce,
 )
 from losses._localization import _BCEModule, _check_maps, _pos_weight, mgw_weights
 
@@ -192,15 +194,8 @@ def stew_loss(
     pixel = F.binary_cross_entropy_with_logits(
         logits, pseudo_target, pos_weight=_pos_weight(pos_weight, logits), reduction="none"
     )
-    weighted = torch.where(phi > 0, pixel * phi, torch.zeros_like(pixel))
-    frame = weighted.mean(dim=(-2, -1))  # [B, T]
-    if reduction == "none":
-        return frame
-    total = frame.sum()
-    if reduction == "sum":
-        return total
-    norm = phi.mean(dim=(-2, -1)).sum()
-    return total / torch.where(norm > 0, norm, torch.ones_like(norm))
+    frame = weighted_reduce(pixel, phi, "none").mean(dim=(-2, -1))  # [B, T]
+    return reduce_weighted(frame, phi.mean(dim=(-2, -1)), reduction)
 
 
 class STeWLoss(_BCEModule):

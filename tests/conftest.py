@@ -1,9 +1,17 @@
-"""Shared fixtures: the real data beside the project, and tiny synthetic videos."""
+"""Shared fixtures: the real data beside the project, tiny synthetic videos, the scripts of
+``tools/``, one torch thread and tiny detector settings.
+
+Test modules cannot import a conftest (each folder has its own), so what they share is a
+fixture here.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 # before torch starts its thread pool: see vidal/__init__.py
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -13,6 +21,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+TOOLS = REPO_ROOT / "tools"
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +70,48 @@ def tiny_frame_folder(tmp_path: Path) -> Path:
 def tiny_frames() -> np.ndarray:
     """ndarray[12, 48, 64, 3]: the frames written to ``tiny_video`` and ``tiny_frame_folder``."""
     return moving_square_frames()
+
+
+@pytest.fixture
+def load_tool(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]:
+    """``load_tool("bench/bench_tc.py")``: a script of ``tools/`` imported as a module, its
+    folder on ``sys.path`` as when it runs as a script (so it finds ``tools/_common.py``)."""
+
+    def load(relative: str) -> ModuleType:
+        path = TOOLS / relative
+        monkeypatch.syspath_prepend(str(path.parent))
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        assert spec is not None and spec.loader is not None, path
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch thread for the test: the CPUs are shared, more threads only oversubscribe."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_detector() -> dict:
+    """Faster R-CNN options that make a step take about a second on one CPU thread: 64-96 px
+    images and small RPN/RoI samples (torchvision's own detector tests run at
+    ``min_size=100``). ``build_detector(K, **tiny_detector)``; copy before changing."""
+    return dict(
+        min_size=64,
+        max_size=96,
+        rpn_pre_nms_top_n_train=200,
+        rpn_post_nms_top_n_train=100,
+        rpn_pre_nms_top_n_test=100,
+        rpn_post_nms_top_n_test=50,
+        rpn_batch_size_per_image=64,
+        box_batch_size_per_image=32,
+    )

@@ -22,12 +22,12 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from _common import box_statistics, print_splits, run
 
 from vidal.data import VID_CLASSES, VideoDataset, read_imagenet_vid, write_vidal
 from vidal.data.annotations import Tube, VideoAnnotation
@@ -87,29 +87,15 @@ def keep_classes(dataset: VideoDataset, classes: Sequence[str]) -> VideoDataset:
 
 
 def statistics(dataset: VideoDataset) -> dict:
-    """Videos, frames, frames with a box, boxes and tubes per class (a JSON-able dict)."""
-    boxes = dict.fromkeys(dataset.class_names, 0)
-    tubes = dict.fromkeys(dataset.class_names, 0)
-    frames_with_boxes = 0
-    for v in dataset:
-        has = np.zeros(v.num_frames, bool)
-        for tb in v.tubes:
-            boxes[dataset.class_names[tb.label]] += len(tb.boxes)
-            tubes[dataset.class_names[tb.label]] += 1
-            has[tb.first_frame : tb.first_frame + len(tb.boxes)] = True
-        frames_with_boxes += int(has.sum())
+    """:func:`box_statistics` and the shortest, median and longest video (a JSON-able dict)."""
     lengths = [v.num_frames for v in dataset] or [0]
     return {
-        "videos": len(dataset),
-        "frames": dataset.num_frames,
-        "frames_with_boxes": frames_with_boxes,
+        **box_statistics(dataset),
         "frames_per_video": {
             "min": min(lengths),
             "median": float(np.median(lengths)),
             "max": max(lengths),
         },
-        "boxes": boxes,
-        "tubes": tubes,
     }
 
 
@@ -162,20 +148,15 @@ def main(args: argparse.Namespace) -> dict:
     if args.out:
         out = write_vidal(subset, args.out)
         stats["written"] = str(out)
-    if args.json:
-        print(json.dumps(stats, indent=1))
-    else:
-        print(f"classes: {', '.join(args.classes)}   frames under {subset.root}")
-        for name in ("train", "test"):
-            s = stats[name]
-            print(
-                f"{name:>5}: {s['videos']} of {stats['all_videos'][name]} videos, {s['frames']} frames "
-                f"({s['frames_with_boxes']} with boxes), boxes {s['boxes']}"
-            )
-        if args.out:
-            print(f"wrote {stats['written']} (set data.videos to {subset.root})")
+    print_splits(
+        stats,
+        as_json=args.json,
+        header=f"classes: {', '.join(args.classes)}   frames under {subset.root}",
+        videos={n: f"{stats[n]['videos']} of {all_videos[n]} videos" for n in ("train", "test")},
+        root=subset.root,
+    )
     return stats
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    run(main, get_args_parser())

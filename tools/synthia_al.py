@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import json
 from pathlib import Path
 
-import numpy as np
+from _common import box_statistics, print_splits, run
 
-from vidal.data import VideoDataset, read_synthia_al, write_vidal
+from vidal.data import read_synthia_al, write_vidal
 from vidal.errors import VidalError
 
 
@@ -61,26 +60,6 @@ def split_ids(
     return {"train": [v for v in video_ids if v not in chosen], "test": test}
 
 
-def statistics(dataset: VideoDataset) -> dict:
-    """Videos, frames, frames with a box, and boxes and tubes per class (a JSON-able dict)."""
-    boxes = dict.fromkeys(dataset.class_names, 0)
-    frames_with_boxes = 0
-    for v in dataset:
-        has = np.zeros(v.num_frames, bool)
-        for tb in v.tubes:
-            boxes[dataset.class_names[tb.label]] += len(tb.boxes)
-            has[tb.first_frame : tb.first_frame + len(tb.boxes)] = True
-        frames_with_boxes += int(has.sum())
-    summary = dataset.summary()
-    return {
-        "videos": summary["videos"],
-        "frames": summary["frames"],
-        "frames_with_boxes": frames_with_boxes,
-        "boxes": boxes,
-        "tubes": summary["class_histogram"],
-    }
-
-
 def main(args: argparse.Namespace) -> dict:
     ds = read_synthia_al(args.root, class_names=args.classes)
     test_ids: set[str] = set()
@@ -97,26 +76,21 @@ def main(args: argparse.Namespace) -> dict:
     stats = {
         "classes": list(ds.class_names),
         "root": str(ds.root),
-        **{name: statistics(ds.split(name)) for name in ("train", "test")},
+        **{name: box_statistics(ds.split(name)) for name in ("train", "test")},
     }
     if not ds.splits["test"]:
         print("warning: no test sequence (give --test-list or --test-match)")
     if args.out:
         stats["written"] = str(write_vidal(ds, args.out))
-    if args.json:
-        print(json.dumps(stats, indent=1))
-    else:
-        print(f"classes: {', '.join(ds.class_names)}   sequences under {ds.root}")
-        for name in ("train", "test"):
-            s = stats[name]
-            print(
-                f"{name:>5}: {s['videos']} sequences, {s['frames']} frames "
-                f"({s['frames_with_boxes']} with boxes), boxes {s['boxes']}"
-            )
-        if args.out:
-            print(f"wrote {stats['written']} (set data.videos to {ds.root})")
+    print_splits(
+        stats,
+        as_json=args.json,
+        header=f"classes: {', '.join(ds.class_names)}   sequences under {ds.root}",
+        videos={n: f"{stats[n]['videos']} sequences" for n in ("train", "test")},
+        root=ds.root,
+    )
     return stats
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    run(main, get_args_parser())

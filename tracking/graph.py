@@ -289,6 +289,45 @@ def estimate_errors(
         detections_per_frame, frame_size=flows.frame_size, score_threshold=score_threshold
     )
     used = np.flatnonzero(dets.used)  # graph variable k < N_d is detection used[k]
+    links, cands = _link(
+        dets,
+        used,
+        flows,
+        window=window,
+        mode=mode,
+        iou_threshold=iou_threshold,
+        cluster_iou=iou_threshold if cluster_iou is None else cluster_iou,
+        min_visible=min_visible,
+    )
+    n_det, n_cand = len(used), len(cands)
+    edges = _graph_edges(len(dets), used, links, cands)
+    weights = np.full(len(edges), float(pairwise_weight))
+    unary0, unary1 = thesis_unaries(n_det, n_cand, fp_cost=fp_cost, fn_cost=fn_cost)
+    solve0, solve1 = unary0, unary1
+    if tie_break:
+        solve0, solve1 = _tie_broken(unary0, unary1, n_det, (fp_cost, fn_cost, pairwise_weight))
+    x = solve_coherence(n_det, n_cand, solve0, solve1, edges, weights)
+    energy = coherence_energy(x, unary0, unary1, edges, weights)
+    return _result(dets, used, cands, links, x, energy)
+
+
+def _link(
+    dets: Detections,
+    used: np.ndarray,
+    flows: Flows,
+    *,
+    window: int,
+    mode: str,
+    iou_threshold: float,
+    cluster_iou: float,
+    min_visible: float,
+) -> tuple[np.ndarray, Candidates]:
+    """Track the used detections (flattened indices ``used (ndarray[N_d])``) ``window``
+    frames each way, link them and find the candidates.
+
+    Returns:
+        ``(links ndarray[E, 2] int64 of linked flattened detection indices, candidates)``.
+    """
     # track only the used detections, then renumber sources into the flattened order
     bounds = np.searchsorted(dets.frame[used], np.arange(1, dets.num_frames))
     prop = propagate_detections(
@@ -301,34 +340,47 @@ def estimate_errors(
     links, matched = link_detections(
         dets, prop, iou_threshold=iou_threshold, min_visible=min_visible
     )
-    cands = find_candidates(
-        dets,
-        prop,
-        matched,
-        cluster_iou=iou_threshold if cluster_iou is None else cluster_iou,
-        min_visible=min_visible,
-    )
+    cands = find_candidates(dets, prop, matched, cluster_iou=cluster_iou, min_visible=min_visible)
+    return links, cands
 
-    var_of_det = np.full(len(dets), -1, dtype=np.int64)
+
+def _graph_edges(
+    num_flat: int, used: np.ndarray, links: np.ndarray, cands: Candidates
+) -> np.ndarray:
+    """The graph's edges ndarray[E, 2] over its variables (the ``N_d`` used detections, then
+    the candidates): the links, then each candidate with the detections it was tracked from.
+    ``num_flat`` is the number of flattened detections, used or not."""
+    var_of_det = np.full(num_flat, -1, dtype=np.int64)
     var_of_det[used] = np.arange(len(used))
-    n_det, n_cand = len(used), len(cands)
-    edges = np.concatenate(
+    return np.concatenate(
         [
             var_of_det[links],
-            np.stack([n_det + cands.support[:, 0], var_of_det[cands.support[:, 1]]], 1),
+            np.stack([len(used) + cands.support[:, 0], var_of_det[cands.support[:, 1]]], 1),
         ]
     )
-    weights = np.full(len(edges), float(pairwise_weight))
-    unary0, unary1 = thesis_unaries(n_det, n_cand, fp_cost=fp_cost, fn_cost=fn_cost)
-    solve0, solve1 = unary0, unary1
-    if tie_break:
-        positive = [c for c in (fp_cost, fn_cost, pairwise_weight) if c > 0]
-        eps = min(positive, default=1.0) / (4.0 * (n_det + n_cand + 1))
-        is_det = np.arange(n_det + n_cand) < n_det
-        solve0 = unary0 + np.where(is_det, eps, 0.0)  # FP a little dearer
-        solve1 = unary1 + np.where(is_det, 0.0, eps)  # FN a little dearer
-    x = solve_coherence(n_det, n_cand, solve0, solve1, edges, weights)
 
+
+def _tie_broken(
+    unary0: np.ndarray, unary1: np.ndarray, num_detections: int, costs: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The unary costs ``[N]`` with every error label (FP, FN) a little dearer: ``eps`` =
+    the smallest positive cost / ``(4 (N + 1))`` (see :func:`estimate_errors`)."""
+    positive = [c for c in costs if c > 0]
+    eps = min(positive, default=1.0) / (4.0 * (len(unary0) + 1))
+    is_det = np.arange(len(unary0)) < num_detections
+    return unary0 + np.where(is_det, eps, 0.0), unary1 + np.where(is_det, 0.0, eps)
+
+
+def _result(
+    dets: Detections,
+    used: np.ndarray,
+    cands: Candidates,
+    links: np.ndarray,
+    x: np.ndarray,
+    energy: float,
+) -> CoherenceResult:
+    """The solution ``x (ndarray[N_d + N_c])`` as labels per frame and counts per frame."""
+    n_det = len(used)
     det_labels = np.full(len(dets), -1, dtype=np.int8)
     det_labels[used] = x[:n_det]
     cand_labels = x[n_det:].astype(np.int8)
@@ -344,5 +396,5 @@ def estimate_errors(
         links=links,
         fp_per_frame=fp.astype(np.int64),
         fn_per_frame=fn.astype(np.int64),
-        energy=coherence_energy(x, unary0, unary1, edges, weights),
+        energy=energy,
     )

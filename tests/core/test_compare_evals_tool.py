@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -10,15 +9,6 @@ from pathlib import Path
 import pytest
 
 from vidal.errors import VidalError
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "compare_evals.py"
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location("compare_evals", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _report(path: Path, f05: float, *, true_class: bool = True) -> str:
@@ -36,8 +26,8 @@ def _report(path: Path, f05: float, *, true_class: bool = True) -> str:
     return str(path)
 
 
-def test_paired_differences_means_and_t_statistic_by_hand(tmp_path, capsys):
-    tool = _tool()
+def test_paired_differences_means_and_t_statistic_by_hand(tmp_path, capsys, load_tool):
+    tool = load_tool("compare_evals.py")
     a = [_report(tmp_path / f"a{i}.json", v) for i, v in enumerate([0.30, 0.40, 0.20])]
     b = [_report(tmp_path / f"b{i}.json", v) for i, v in enumerate([0.35, 0.38, 0.30])]
     rows = {r["row"]: r for r in tool.compare(a, b)}
@@ -57,8 +47,8 @@ def test_paired_differences_means_and_t_statistic_by_hand(tmp_path, capsys):
     assert "+0.043" in out and "2/3" in out
 
 
-def test_bad_reports_are_named(tmp_path, capsys):
-    tool = _tool()
+def test_bad_reports_are_named(tmp_path, capsys, load_tool):
+    tool = load_tool("compare_evals.py")
     a = _report(tmp_path / "a.json", 0.3)
     b = _report(tmp_path / "b.json", 0.3, true_class=False)
     with pytest.raises(VidalError, match="pair by seed"):

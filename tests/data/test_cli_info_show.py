@@ -108,36 +108,17 @@ def test_contact_sheet_and_show(vidal_dataset, tmp_path, capsys):
     sheet = contact_sheet(ds, "v_ok", num_frames=4, columns=2)
     assert sheet.shape == (2 * 48 + 2, 2 * 64 + 2, 3)
     out = tmp_path / "sheet.png"
-    rc = main(
-        [
-            "show",
-            "--format",
-            "vidal",
-            "--annotations",
-            str(vidal_dataset),
-            "--video",
-            "v_ok",
-            "--out",
-            str(out),
-        ]
-    )
+
+    def show(video: str) -> int:
+        annotations = ["--format", "vidal", "--annotations", str(vidal_dataset)]
+        return main(["show", *annotations, "--video", video, "--out", str(out)])
+
+    rc = show("v_ok")
     assert rc == 0 and out.is_file()
     import cv2
 
     assert cv2.imread(str(out)).shape[2] == 3
-    rc = main(
-        [
-            "show",
-            "--format",
-            "vidal",
-            "--annotations",
-            str(vidal_dataset),
-            "--video",
-            "v_nope",
-            "--out",
-            str(out),
-        ]
-    )
+    rc = show("v_nope")
     assert rc == 1 and "no video 'v_nope'" in capsys.readouterr().err
 
 

@@ -1,22 +1,19 @@
 """The UCF-101-24 tool script on the real annotations and the 9 real videos."""
 
-import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from vidal.data import read_vidal
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
 
-
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_ucf101_24_tool_checks_and_exports_the_videos_on_disk(shared_data, tmp_path, capsys):
-    ucf = _tool("ucf101_24")
+def test_ucf101_24_tool_checks_and_exports_the_videos_on_disk(
+    shared_data, tmp_path, capsys, load_tool
+):
+    ucf = load_tool("ucf101_24.py")
     root = shared_data / "ucf101-24"
     args = ucf.get_args_parser().parse_args(
         [
@@ -40,5 +37,23 @@ def test_ucf101_24_tool_checks_and_exports_the_videos_on_disk(shared_data, tmp_p
     assert all(Path(v.path).is_absolute() and Path(v.path).exists() for v in ds)
 
 
-def test_jhmdb21_tool_parses():
-    assert _tool("jhmdb21").get_args_parser().parse_args(["x.pkl", "--split", "2"]).split == 2
+def test_jhmdb21_tool_parses(load_tool):
+    assert (
+        load_tool("jhmdb21.py").get_args_parser().parse_args(["x.pkl", "--split", "2"]).split == 2
+    )
+
+
+@pytest.mark.parametrize("script", ["jhmdb21.py", "synthia_al.py"])
+def test_tools_report_bad_input_in_one_line(tmp_path, script):
+    missing = tmp_path / "missing"
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(repo / "tools" / script), str(missing)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+    assert str(missing) in done.stderr

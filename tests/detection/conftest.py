@@ -16,12 +16,8 @@ from vidal.data.synth import SynthConfig, make_dataset
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """The CPUs are shared: one thread avoids oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _single_thread(one_thread: None) -> None:
+    """Every detection test runs on one torch thread (``one_thread``, tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

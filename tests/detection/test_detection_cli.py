@@ -12,21 +12,23 @@ from vidal.data import read_vidal
 from vidal.pool import LabelPool
 
 FAST = ["--device", "cpu", "--no-progress"]
-TINY = (
-    "model: {preset: mobilenet_v3_fpn, size: [64, 96], options: {rpn_pre_nms_top_n_train: 200, "
-    "rpn_post_nms_top_n_train: 100, rpn_pre_nms_top_n_test: 100, rpn_post_nms_top_n_test: 50, "
-    "rpn_batch_size_per_image: 64, box_batch_size_per_image: 32}}\n"
-    "train: {steps: 2, batch_size: 2, lr: 0.01}\n"
-)
 
 
 @pytest.fixture(scope="module")
-def detection(road_root, tmp_path_factory):
-    """A detection config over the tiny road videos and a detector `vidal train` wrote."""
+def detection(road_root, tmp_path_factory, tiny_detector):
+    """A detection config over the tiny road videos (the tiny detector, 2 steps) and a
+    detector `vidal train` wrote."""
     root = tmp_path_factory.mktemp("det-cli")
     config = root / "det.yaml"
-    config.write_text(
-        f"task: detection\ndata: {{format: vidal, annotations: '{road_root}'}}\n{TINY}"
+    sizes = ("min_size", "max_size")
+    model = {
+        "preset": "mobilenet_v3_fpn",
+        "size": [tiny_detector[k] for k in sizes],
+        "options": {k: v for k, v in tiny_detector.items() if k not in sizes},
+    }
+    config.write_text(  # YAML flow style is JSON
+        f"task: detection\ndata: {{format: vidal, annotations: '{road_root}'}}\n"
+        f"model: {json.dumps(model)}\ntrain: {{steps: 2, batch_size: 2, lr: 0.01}}\n"
     )
     out = root / "run"
     assert main(["train", "--config", str(config), "--out", str(out), *FAST]) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,31 +19,29 @@ from vidal.pool import Budget, LabelPool
 from vidal.select import get_selector
 from vidal.tasks.detection import LOW_RES_OPTIONS, DetectionTask, build_detection_task
 
-# torchvision's detector tests run at min_size=100; small RPN/RoI samples keep CPU time low
-TINY_DETECTOR = dict(
-    rpn_pre_nms_top_n_train=200,
-    rpn_post_nms_top_n_train=100,
-    rpn_pre_nms_top_n_test=100,
-    rpn_post_nms_top_n_test=50,
-    rpn_batch_size_per_image=64,
-    box_batch_size_per_image=32,
-)
-
 EXTRA = {"fp", "fn", "least_confidence", "entropy", "margin", "gt_fp", "gt_fn"}
 
 
-def make_task(train, test, tmp_path: Path, **kw) -> DetectionTask:
-    options = dict(
-        min_size=64,
-        max_size=96,
-        detector_options=TINY_DETECTOR,
-        steps=2,
-        batch_size=2,
-        lr=0.01,
-        flow_cache=tmp_path / "flows",
-        progress=False,
-    )
-    return DetectionTask(train, test, **{**options, **kw})
+@pytest.fixture
+def make_task(tmp_path: Path, tiny_detector: dict) -> Callable[..., DetectionTask]:
+    """``make_task(train, test, **options)``: a DetectionTask with the tiny detector that
+    trains 2 steps and caches flows under ``tmp_path``."""
+    sizes = {k: tiny_detector[k] for k in ("min_size", "max_size")}
+    detector_options = {k: v for k, v in tiny_detector.items() if k not in sizes}
+
+    def make(train: VideoDataset, test: VideoDataset, **kw) -> DetectionTask:
+        options = dict(
+            **sizes,
+            detector_options=detector_options,
+            steps=2,
+            batch_size=2,
+            lr=0.01,
+            flow_cache=tmp_path / "flows",
+            progress=False,
+        )
+        return DetectionTask(train, test, **{**options, **kw})
+
+    return make
 
 
 def pool_with_labels(dataset: VideoDataset, every: int = 5) -> LabelPool:
@@ -62,9 +61,9 @@ def gt_detections(dataset: VideoDataset, make_detections):
     return out
 
 
-def test_train_score_evaluate_checkpoint(road, tmp_path):
+def test_train_score_evaluate_checkpoint(road, tmp_path, make_task):
     train, test = road
-    task = make_task(train, test, tmp_path)
+    task = make_task(train, test)
     model = task.build_model(seed=0)
     pool = pool_with_labels(train)
     stats = task.train(model, pool, seed=0)
@@ -106,13 +105,13 @@ def test_train_score_evaluate_checkpoint(road, tmp_path):
             torch.testing.assert_close(a["scores"], b["scores"])
 
 
-def test_checkpoint_of_a_model_built_on_weights(road, tmp_path):
+def test_checkpoint_of_a_model_built_on_weights(road, tmp_path, make_task):
     """Weights mean frozen batch norm; the checkpoint rebuilds the same architecture."""
     train, test = road
-    plain = make_task(train, test, tmp_path).build_model(seed=1)
+    plain = make_task(train, test).build_model(seed=1)
     weights = tmp_path / "start.pt"
     torch.save(plain.state_dict(), weights)
-    task = make_task(train, test, tmp_path, weights=weights)
+    task = make_task(train, test, weights=weights)
     model = task.build_model(seed=0)
     torch.testing.assert_close(
         model.state_dict()["rpn.head.conv.0.0.weight"],
@@ -127,13 +126,13 @@ def test_checkpoint_of_a_model_built_on_weights(road, tmp_path):
         assert torch.equal(a.cpu(), b), k
 
 
-def test_checkpoint_for_other_classes_is_refused(road, tmp_path):
+def test_checkpoint_for_other_classes_is_refused(road, tmp_path, make_task):
     train, test = road
-    task = make_task(train, test, tmp_path)
+    task = make_task(train, test)
     task.save_checkpoint(task.build_model(seed=0), tmp_path / "c.pt")
     other = VideoDataset(["a"], [])
     with pytest.raises(VidalError, match="classes"):
-        make_task(other, other, tmp_path).load_checkpoint(tmp_path / "c.pt")
+        make_task(other, other).load_checkpoint(tmp_path / "c.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(VidalError, match="junk.pt: not a vidal detector checkpoint"):
         task.load_checkpoint(tmp_path / "junk.pt")
@@ -142,10 +141,10 @@ def test_checkpoint_for_other_classes_is_refused(road, tmp_path):
         task.load_checkpoint(tmp_path / "empty.pt")
 
 
-def test_evaluate_scores_a_perfect_detector_1(road, tmp_path, stub, make_detections):
+def test_evaluate_scores_a_perfect_detector_1(road, stub, make_detections, make_task):
     train, test = road
     queue = iter(gt_detections(test, make_detections))
-    task = make_task(train, test, tmp_path)
+    task = make_task(train, test)
     metrics = task.evaluate(stub(lambda image: next(queue)))
     with_gt = [c for c, n in metrics["num_gt"].items() if n > 0]
     assert with_gt and metrics["map"] == pytest.approx(1.0)
@@ -153,7 +152,7 @@ def test_evaluate_scores_a_perfect_detector_1(road, tmp_path, stub, make_detecti
     assert all(metrics["ap_per_class"][c] is None for c in metrics["num_gt"] if c not in with_gt)
 
 
-def test_evaluate_applies_nms_and_the_score_threshold(road, tmp_path, stub, make_detections):
+def test_evaluate_applies_nms_and_the_score_threshold(road, stub, make_detections, make_task):
     train, test = road
     perfect = gt_detections(test, make_detections)
 
@@ -164,15 +163,15 @@ def test_evaluate_applies_nms_and_the_score_threshold(road, tmp_path, stub, make
         return {"boxes": boxes, "labels": labels, "scores": scores}
 
     queue = iter([doubled(d) for d in perfect])
-    metrics = make_task(train, test, tmp_path).evaluate(stub(lambda image: next(queue)))
+    metrics = make_task(train, test).evaluate(stub(lambda image: next(queue)))
     assert metrics["map"] == pytest.approx(1.0)
     assert metrics["num_detections"] == sum(len(d["boxes"]) for d in perfect)
 
 
-def test_video_without_detections_scores_zero(road, tmp_path, stub):
+def test_video_without_detections_scores_zero(road, stub, make_task):
     """Bad input: a detector that finds nothing. Scoring works; every count is 0."""
     train, test = road
-    task = make_task(train, test, tmp_path)
+    task = make_task(train, test)
     empty = {
         "boxes": torch.zeros(0, 4),
         "labels": torch.zeros(0, dtype=torch.int64),
@@ -196,7 +195,7 @@ def _gt_boxes(video: VideoAnnotation, t: int) -> np.ndarray:
     return b[(b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])]
 
 
-def test_missing_flow_is_recomputed_not_a_crash(road, tmp_path, stub, make_detections):
+def test_missing_flow_is_recomputed_not_a_crash(road, tmp_path, stub, make_detections, make_task):
     """Bad input: a flow file gone from the cache (or unreadable). Scoring recomputes that pair
     only and gives the same scores."""
     train, test = road
@@ -211,7 +210,7 @@ def test_missing_flow_is_recomputed_not_a_crash(road, tmp_path, stub, make_detec
 
     def run():
         queue = iter(make_detections(*dets[key], train.num_classes) for key in order)
-        task = make_task(train, test, tmp_path)
+        task = make_task(train, test)
         return task, task.score(stub(lambda image: next(queue)), pool, seed=0)
 
     first_task, first = run()
@@ -229,7 +228,7 @@ def test_missing_flow_is_recomputed_not_a_crash(road, tmp_path, stub, make_detec
     assert sum(a.sum() for a in first.extra["fn"].values()) > 0  # TC saw the missed boxes
 
 
-def test_boxes_outside_the_frame(tmp_path, road_root, stub, make_detections):
+def test_boxes_outside_the_frame(road_root, stub, make_detections, make_task):
     """Bad input: ground truth and detections that leave the frame are clipped, not a crash."""
     from vidal.data import load_dataset
 
@@ -254,7 +253,7 @@ def test_boxes_outside_the_frame(tmp_path, road_root, stub, make_detections):
     assert train[v.video_id].tubes[-2].boxes[0].tolist() == [-20, -10, 30, 20]  # not modified
     assert test.clipped_to_frames() is test  # nothing to clip: the same object
 
-    task = make_task(train, test, tmp_path)
+    task = make_task(train, test)
     pool = LabelPool.from_dataset(train)
     pool.add_frames(v.video_id, [0, 1])
     model = task.build_model(seed=0)
@@ -269,11 +268,11 @@ def test_boxes_outside_the_frame(tmp_path, road_root, stub, make_detections):
     assert metrics["map"] is not None and 0 <= metrics["map"] <= 1
 
 
-def test_undecodable_video_is_skipped_with_a_warning(road, tmp_path, stub, make_detections):
+def test_undecodable_video_is_skipped_with_a_warning(road, stub, make_detections, make_task):
     train, test = road
     broken = dataclasses.replace(train.videos[0], path="missing.mp4")
     bad = VideoDataset(train.class_names, [broken, *train.videos[1:]], root=train.root)
-    task = make_task(bad, test, tmp_path)
+    task = make_task(bad, test)
     pool = pool_with_labels(bad)
     empty = make_detections(np.zeros((0, 4)), np.zeros(0), bad.num_classes)
     with pytest.warns(UserWarning, match="cannot be decoded"):
@@ -286,7 +285,7 @@ def test_undecodable_video_is_skipped_with_a_warning(road, tmp_path, stub, make_
     assert list(task.unreadable(pool)) == [broken.video_id]
 
 
-def test_single_frame_video(tmp_path, road, stub, make_detections):
+def test_single_frame_video(road, stub, make_detections, make_task):
     train, test = road
     v = train.videos[0]
     one = VideoDataset(
@@ -303,7 +302,7 @@ def test_single_frame_video(tmp_path, road, stub, make_detections):
         ],
         root=train.root,
     )
-    task = make_task(one, test, tmp_path)
+    task = make_task(one, test)
     det = make_detections(v.tubes[0].boxes[:1], [0], one.num_classes)
     scores = task.score(stub(lambda image: det), LabelPool.from_dataset(one), seed=0)
     assert scores.extra["fp"]["one"].tolist() == [0.0] and scores.extra["gt_fn"][
@@ -313,8 +312,13 @@ def test_single_frame_video(tmp_path, road, stub, make_detections):
 
 def test_build_detection_task_reads_the_config(road, tmp_path):
     train, test = road
+
+    def build(cfg: ExperimentConfig, **changes) -> DetectionTask:
+        cfg = dataclasses.replace(cfg, **changes)
+        return build_detection_task(cfg, train, test, device="cpu", progress=False)
+
     cfg = ExperimentConfig(task="detection", out=str(tmp_path / "run"))
-    task = build_detection_task(cfg, train, test, device="cpu", progress=False)
+    task = build(cfg)
     assert task.build_args["backbone"] == "mobilenet_v3_fpn"  # preset "small"
     # no model.size: the thesis' 300 px shorter side, at most 1000 px
     assert (task.build_args["min_size"], task.build_args["max_size"]) == (300, 1000)
@@ -325,8 +329,7 @@ def test_build_detection_task_reads_the_config(road, tmp_path):
         model=ModelConfig(preset="resnet50_fpn", size=(300, 1000)),
         score=ScoreConfig(scorer="detection"),
     )
-    task = build_detection_task(cfg, train, test, device="cpu", progress=False)
-    assert task.build_args == {
+    assert build(cfg).build_args == {
         "num_classes": train.num_classes,
         "backbone": "resnet50_fpn",
         "min_size": 300,
@@ -334,39 +337,13 @@ def test_build_detection_task_reads_the_config(road, tmp_path):
         "options": {},
     }
     with pytest.raises(ConfigError, match="known"):
-        build_detection_task(
-            dataclasses.replace(cfg, model=ModelConfig(preset="yolo")),
-            train,
-            test,
-            device="cpu",
-            progress=False,
-        )
+        build(cfg, model=ModelConfig(preset="yolo"))
     with pytest.raises(ConfigError, match="detection scorer"):
-        build_detection_task(
-            dataclasses.replace(cfg, score=ScoreConfig(scorer="bald")),
-            train,
-            test,
-            device="cpu",
-            progress=False,
-        )
+        build(cfg, score=ScoreConfig(scorer="bald"))
     with pytest.raises(ConfigError, match="min_size"):
-        build_detection_task(
-            dataclasses.replace(cfg, model=ModelConfig(preset="small", size=(300, 200))),
-            train,
-            test,
-            device="cpu",
-            progress=False,
-        )
+        build(cfg, model=ModelConfig(preset="small", size=(300, 200)))
     with pytest.raises(ConfigError, match="not found"):
-        build_detection_task(
-            dataclasses.replace(
-                cfg, model=ModelConfig(preset="small", weights=str(tmp_path / "none.pt"))
-            ),
-            train,
-            test,
-            device="cpu",
-            progress=False,
-        )
+        build(cfg, model=ModelConfig(preset="small", weights=str(tmp_path / "none.pt")))
 
 
 def test_epochs_and_model_options_are_read(road, tmp_path):
@@ -383,9 +360,9 @@ def test_epochs_and_model_options_are_read(road, tmp_path):
     assert task.build_args["options"] == {**LOW_RES_OPTIONS, "rpn_post_nms_top_n_test": 10}
 
 
-def test_initial_steps_for_a_fresh_model_then_steps(road, tmp_path):
+def test_initial_steps_for_a_fresh_model_then_steps(road, tmp_path, make_task):
     train, test = road
-    task = make_task(train, test, tmp_path, initial_steps=3)
+    task = make_task(train, test, initial_steps=3)
     model = task.build_model(seed=0)
     pool = pool_with_labels(train)
     assert task.train(model, pool, seed=0)["steps"] == 3  # from scratch
@@ -394,18 +371,18 @@ def test_initial_steps_for_a_fresh_model_then_steps(road, tmp_path):
     task.save_checkpoint(model, path)
     assert task.train(task.load_checkpoint(path), pool, seed=2)["steps"] == 2  # still trained
     with pytest.raises(ConfigError, match="initial_steps"):
-        make_task(train, test, tmp_path, steps=None, epochs=2, initial_steps=3)
+        make_task(train, test, steps=None, epochs=2, initial_steps=3)
 
 
-def test_weights_from_an_own_checkpoint_keep_ordinary_batch_norm(road, tmp_path):
+def test_weights_from_an_own_checkpoint_keep_ordinary_batch_norm(road, tmp_path, make_task):
     """A from-scratch checkpoint of another run continues as it was trained."""
     train, test = road
-    first = make_task(train, test, tmp_path)
+    first = make_task(train, test)
     model = first.build_model(seed=0)
     first.train(model, pool_with_labels(train), seed=0)
     path = tmp_path / "pretrained.pt"
     first.save_checkpoint(model, path)
-    task = make_task(train, test, tmp_path, weights=path)
+    task = make_task(train, test, weights=path)
     again = task.build_model(seed=1)
     assert not any(type(m).__name__ == "FrozenBatchNorm2d" for m in again.modules())
     for (k, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
@@ -418,15 +395,17 @@ def test_weights_from_an_own_checkpoint_keep_ordinary_batch_norm(road, tmp_path)
     assert stats and all(torch.equal(after[k], v) for k, v in stats.items())
 
 
-def test_a_cycle_fine_tuned_from_an_own_checkpoint_reloads_as_it_was_trained(road, tmp_path):
+def test_a_cycle_fine_tuned_from_an_own_checkpoint_reloads_as_it_was_trained(
+    road, tmp_path, make_task
+):
     """Saving and loading a cycle's model keeps ordinary batch norm: the next cycle (after a
     resume, or one shared between selectors) trains the model the uninterrupted run would."""
     train, test = road
-    first = make_task(train, test, tmp_path)
+    first = make_task(train, test)
     model = first.build_model(seed=0)
     first.train(model, pool_with_labels(train), seed=0)
     first.save_checkpoint(model, tmp_path / "pretrained.pt")
-    task = make_task(train, test, tmp_path, weights=tmp_path / "pretrained.pt")
+    task = make_task(train, test, weights=tmp_path / "pretrained.pt")
     model = task.build_model(seed=1)
     task.train(model, pool_with_labels(train), seed=1)
     task.save_checkpoint(model, tmp_path / "cycle.pt")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
@@ -15,18 +13,10 @@ from vidal.data import load_dataset
 from vidal.data.store import FrameStore
 from vidal.data.synth import SynthConfig, make_dataset
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
+CONFIGS = Path(__file__).resolve().parents[2] / "tools" / "configs"
 
 
-def load_tool(relative: str) -> ModuleType:
-    path = TOOLS / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_imagenet_vid_subset(tmp_path, capsys):
+def test_imagenet_vid_subset(tmp_path, capsys, load_tool):
     tool = load_tool("imagenet_vid.py")
     root = tmp_path / "ILSVRC2015"
     make_dataset(
@@ -83,7 +73,7 @@ def _write_sequence(
         (folder / "labels_kitti" / f"{t:06d}.txt").write_text("\n".join(lines) + "\n")
 
 
-def test_synthia_al_splits(tmp_path, capsys):
+def test_synthia_al_splits(tmp_path, capsys, load_tool):
     tool = load_tool("synthia_al.py")
     root = tmp_path / "synthia"
     car = (1, "Car", [5, 5, 20, 20])
@@ -112,7 +102,7 @@ def test_synthia_al_splits(tmp_path, capsys):
         tool.main(tool.get_args_parser().parse_args([str(root), "--test-list", str(listed)]))
 
 
-def test_bench_tc_runs(tmp_path, capsys):
+def test_bench_tc_runs(tmp_path, capsys, load_tool):
     bench = load_tool("bench/bench_tc.py")
     args = bench.get_args_parser().parse_args(
         [
@@ -157,7 +147,7 @@ def test_bench_tc_runs(tmp_path, capsys):
     "name", ["detection_synthetic_road", "detection_imagenet_vid", "detection_synthia_al"]
 )
 def test_detection_configs(name):
-    cfg = load_config(TOOLS / "configs" / f"{name}.yaml")
+    cfg = load_config(CONFIGS / f"{name}.yaml")
     assert cfg.task == "detection" and cfg.model.preset in {"mobilenet_v3_fpn", "resnet50_fpn"}
     assert cfg.budget.initial == cfg.budget.step or name == "detection_synthetic_road"
     window = {"detection_imagenet_vid": 3}.get(name, 1)

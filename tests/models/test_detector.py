@@ -17,14 +17,7 @@ from vidal.models.detector import RoIHeadsWithProbs, build_detector, load_detect
 # torchvision's own detector tests run at min_size=100; small RPN/RoI samples keep CPU time low.
 SMALL = dict(min_size=100, max_size=160, rpn_pre_nms_top_n_test=200, rpn_post_nms_top_n_test=100)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The CPUs are shared: one thread avoids oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -13,26 +13,8 @@ from vidal.pool import LabelPool
 from vidal.train.detection import LabeledFrames, detect_frames, detect_video, train_detector
 
 H, W, T = 48, 64, 6
-# tiny sizes and RPN/RoI samples so a step takes about a second on one CPU thread
-TINY = dict(
-    min_size=64,
-    max_size=96,
-    rpn_pre_nms_top_n_train=200,
-    rpn_post_nms_top_n_train=100,
-    rpn_pre_nms_top_n_test=100,
-    rpn_post_nms_top_n_test=50,
-    rpn_batch_size_per_image=64,
-    box_batch_size_per_image=32,
-)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The CPUs are shared: one thread avoids oversubscription."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -79,13 +61,13 @@ def test_labeled_frames_dataset(videos):
         bad[0]
 
 
-def test_training_lowers_the_loss_and_is_reproducible(videos):
+def test_training_lowers_the_loss_and_is_reproducible(videos, tiny_detector):
     dataset, frames = videos
     pool = LabelPool.from_dataset(dataset)
     pool.add_frames("v0", [2])
     pool.add_frames("empty", [3])  # a negative frame
     torch.manual_seed(0)
-    model = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)
+    model = build_detector(2, backbone="mobilenet_v3_fpn", **tiny_detector)
     start = {k: v.clone() for k, v in model.state_dict().items()}
     options = dict(
         read_frames=_reader(frames), lr=0.01, batch_size=2, hflip=0.0, seed=0, progress=False
@@ -110,13 +92,13 @@ def _bn_buffers(model):
     }
 
 
-def test_keep_bn_stats_leaves_the_running_statistics(videos):
+def test_keep_bn_stats_leaves_the_running_statistics(videos, tiny_detector):
     """lr 0: only batch norm's running statistics can change; ``keep_bn_stats`` keeps them."""
     dataset, frames = videos
     pool = LabelPool.from_dataset(dataset)
     pool.add_frames("v0", [1, 4])
     torch.manual_seed(0)
-    model = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)
+    model = build_detector(2, backbone="mobilenet_v3_fpn", **tiny_detector)
     start = _bn_buffers(model)
     assert start, "the untrained detector has ordinary batch norm"
     momenta = {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)}
@@ -139,9 +121,9 @@ def test_keep_bn_stats_leaves_the_running_statistics(videos):
     assert {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)} == momenta
 
 
-def test_training_needs_labels_and_one_length(videos):
+def test_training_needs_labels_and_one_length(videos, tiny_detector):
     dataset, frames = videos
-    model = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)
+    model = build_detector(2, backbone="mobilenet_v3_fpn", **tiny_detector)
     pool = LabelPool.from_dataset(dataset)
     with pytest.raises(VidalError, match="no labeled frames"):
         train_detector(model, dataset, pool, read_frames=_reader(frames), steps=1, progress=False)
@@ -150,10 +132,10 @@ def test_training_needs_labels_and_one_length(videos):
         train_detector(model, dataset, pool, read_frames=_reader(frames), steps=1, epochs=1)
 
 
-def test_detect_frames_and_video(videos):
+def test_detect_frames_and_video(videos, tiny_detector):
     dataset, frames = videos
     torch.manual_seed(0)
-    model = build_detector(2, backbone="mobilenet_v3_fpn", score_thresh=0.0, **TINY)
+    model = build_detector(2, backbone="mobilenet_v3_fpn", score_thresh=0.0, **tiny_detector)
     dets = detect_frames(model, frames["v0"][:3], batch_size=2)
     assert len(dets) == 3 and not model.training
     for d in dets:

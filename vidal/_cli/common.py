@@ -3,7 +3,9 @@
 Every command that reads a dataset takes the same data flags (:func:`add_data_args`) and
 builds an :class:`~vidal.config.ExperimentConfig` from ``--config`` and its flags
 (:func:`config_from_args`); the commands that read a checkpoint learn its task and model
-settings from it (:func:`config_for_checkpoint`).
+settings from it (:func:`config_for_checkpoint`). The commands that look at a dataset
+without an experiment (``info``, ``show``) name it with :func:`add_dataset_args` and read it
+with :func:`dataset_from_args`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ __all__ = [
     "add_data_args",
     "add_device_args",
     "add_model_size_args",
+    "add_dataset_args",
+    "dataset_from_args",
     "config_from_args",
     "config_for_checkpoint",
     "check_pool_matches",
@@ -58,6 +62,33 @@ def add_model_size_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--clip-len", type=int, help="frames per clip (action; default: the checkpoint's)"
+    )
+
+
+def add_dataset_args(p: argparse.ArgumentParser, *, split_help: str) -> None:
+    """The flags naming one dataset on disk, without an experiment config: ``--format`` and
+    ``--annotations`` (required), ``--videos``, ``--split`` and ``--split-file``."""
+    from vidal.data import FORMATS
+
+    p.add_argument("--format", required=True, choices=sorted(FORMATS), help="annotation format")
+    p.add_argument("--annotations", required=True, help="annotation file or dataset root")
+    p.add_argument(
+        "--videos", default=None, help="folder of the videos (formats that keep them apart)"
+    )
+    p.add_argument("--split", default=None, help=split_help)
+    p.add_argument("--split-file", default=None, help="file listing the split's video ids")
+
+
+def dataset_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~vidal.data.VideoDataset` the flags of :func:`add_dataset_args` name."""
+    from vidal.data import load_dataset
+
+    return load_dataset(
+        args.format,
+        args.annotations,
+        videos=args.videos,
+        split=args.split,
+        split_file=args.split_file,
     )
 
 

@@ -11,8 +11,8 @@ import json
 import sys
 from typing import Any
 
+from vidal._cli.common import add_dataset_args, dataset_from_args
 from vidal._io import to_jsonable
-from vidal.data import FORMATS, load_dataset
 from vidal.data.check import check_videos, present_videos
 
 __all__ = ["add_parser", "run"]
@@ -24,13 +24,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="summarize a dataset: videos, frames, classes, tubes, boxes; --check decodes every video",
         description=__doc__.splitlines()[0],
     )
-    p.add_argument("--format", required=True, choices=sorted(FORMATS), help="annotation format")
-    p.add_argument("--annotations", required=True, help="annotation file or dataset root")
-    p.add_argument(
-        "--videos", default=None, help="folder of the videos (formats that keep them apart)"
-    )
-    p.add_argument("--split", default=None, help="keep only this split")
-    p.add_argument("--split-file", default=None, help="file listing the split's video ids")
+    add_dataset_args(p, split_help="keep only this split")
     p.add_argument(
         "--check", action="store_true", help="decode every video found and compare frame counts"
     )
@@ -84,13 +78,7 @@ def _print_text(args: argparse.Namespace, summary: dict[str, Any], extra: dict[s
 
 
 def run(args: argparse.Namespace) -> int:
-    dataset = load_dataset(
-        args.format,
-        args.annotations,
-        videos=args.videos,
-        split=args.split,
-        split_file=args.split_file,
-    )
+    dataset = dataset_from_args(args)
     extra: dict[str, Any] = {}
     if args.videos is not None or args.check:
         present = present_videos(dataset)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vidal.data import FORMATS, load_dataset
+from vidal._cli.common import add_dataset_args, dataset_from_args
 from vidal.data.draw import contact_sheet, save_png
 from vidal.errors import ConfigError
 
@@ -32,13 +32,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="draw a video's boxes and masks on a contact sheet PNG",
         description=__doc__.splitlines()[0],
     )
-    p.add_argument("--format", required=True, choices=sorted(FORMATS), help="annotation format")
-    p.add_argument("--annotations", required=True, help="annotation file or dataset root")
-    p.add_argument(
-        "--videos", default=None, help="folder of the videos (formats that keep them apart)"
-    )
-    p.add_argument("--split", default=None, help="split to look the video up in")
-    p.add_argument("--split-file", default=None, help="file listing the split's video ids")
+    add_dataset_args(p, split_help="split to look the video up in")
     p.add_argument("--video", default=None, help="video id (default: the first video with a file)")
     p.add_argument("--frames", type=_frame_list, default=None, help="frames to show, e.g. 0,10,20")
     p.add_argument(
@@ -52,13 +46,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    dataset = load_dataset(
-        args.format,
-        args.annotations,
-        videos=args.videos,
-        split=args.split,
-        split_file=args.split_file,
-    )
+    dataset = dataset_from_args(args)
     if args.video is None:
         with_file = [v for v in dataset if v.path is not None and dataset.video_path(v).exists()]
         if not with_file:

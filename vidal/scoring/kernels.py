@@ -207,6 +207,24 @@ def check_options(tau: float | None, eps: float, normalize: str) -> float:
     return 1.0 - tau
 
 
+def check_frame_input(shape: tuple[int, ...], kind: str, tau: float | None, eps: float) -> float:
+    """Validate the input of :func:`frame_sums` (and its torch twin) by ``p``'s shape;
+    returns the suppression threshold ``1 - tau``.
+
+    Raises:
+        VidalError: on a bad option, an unknown ``kind``, or ``p`` not ``[R, T, H, W]``
+            with ``R >= 1``.
+    """
+    thr = check_options(tau, eps, "pixels")
+    if kind not in KINDS:
+        raise VidalError(f"unknown score kind {kind!r}; known: {sorted(KINDS)}")
+    if len(shape) != 4:
+        raise VidalError(f"p must have shape [R, T, H, W], got {shape}")
+    if shape[0] == 0:
+        raise VidalError("p must hold at least one pass (R >= 1)")
+    return thr
+
+
 def product_group(eps: float) -> int:
     """How many passes' probabilities may be multiplied before ``-log`` without underflow."""
     return max(1, int(290.0 // -math.log10(eps)))
@@ -245,17 +263,11 @@ def frame_sums(
     Raises:
         VidalError: when ``p`` is not 4-D, holds NaN or values outside ``[0, 1]``.
     """
-    thr = check_options(tau, eps, "pixels")
-    if kind not in KINDS:
-        raise VidalError(f"unknown score kind {kind!r}; known: {sorted(KINDS)}")
     p = np.asarray(p)
-    if p.ndim != 4:
-        raise VidalError(f"p must have shape [R, T, H, W], got {p.shape}")
+    thr = check_frame_input(p.shape, kind, tau, eps)
     if p.dtype not in (np.float32, np.float64):
         p = p.astype(np.float64)
     R, T, H, W = p.shape
-    if R == 0:
-        raise VidalError("p must hold at least one pass (R >= 1)")
     if T == 0 or H * W == 0:
         return np.zeros(T, dtype=np.float64), np.zeros(T, dtype=np.int64)
     flat = np.ascontiguousarray(p).reshape(R, T, H * W)  # [R, T, H*W]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -182,11 +182,85 @@ def loader_clips(
 
 @dataclass
 class _Accumulator:
+    """Running sums of one video: frame scores and their counts, clip features."""
+
     num_frames: int
     score_sum: np.ndarray  # [T] float64
     count: np.ndarray  # [T] int64
     feature_sum: np.ndarray | None = None  # [D] float64
     clips: int = 0
+
+    def add(self, start: int, length: int, scores: np.ndarray, feature: np.ndarray | None) -> None:
+        """Add the ``scores (ndarray[L])`` of a clip of ``length`` frames from frame ``start``
+        (frames past the video's end are padding) and its ``feature (ndarray[D])``."""
+        end = min(start + length, self.num_frames)
+        self.score_sum[start:end] += scores[: end - start]
+        self.count[start:end] += 1
+        if feature is not None:
+            self.feature_sum = (
+                feature.copy() if self.feature_sum is None else self.feature_sum + feature
+            )
+        self.clips += 1
+
+
+@dataclass
+class _Batches:
+    """Clips waiting for the model, run ``batch_size`` at a time (clips of one shape share a
+    batch); each clip's scores and feature go to its video's accumulator."""
+
+    model: MCModel
+    score: Callable[[torch.Tensor], np.ndarray]
+    passes: int
+    device: torch.device | str
+    batch_size: int
+    features: bool
+    pending: list[tuple[_Accumulator, int, torch.Tensor]] = field(default_factory=list)
+
+    def add(self, acc: _Accumulator, start: int, clip: torch.Tensor) -> None:
+        if self.pending and self.pending[0][2].shape != clip.shape:
+            self.flush()
+        self.pending.append((acc, start, clip))
+        if len(self.pending) == self.batch_size:
+            self.flush()
+
+    def drop(self, acc: _Accumulator) -> None:
+        """Forget the queued clips of a video that is skipped."""
+        self.pending[:] = [entry for entry in self.pending if entry[0] is not acc]
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch = torch.stack([clip for _, _, clip in self.pending]).to(self.device)
+        probs, feats = _mc_forward(self.model, batch, self.passes, self.features)
+        length = batch.shape[2]
+        for b, (acc, start, _) in enumerate(self.pending):
+            s = np.asarray(self.score(probs[:, b]), dtype=np.float64)  # [L]
+            f = None if feats is None else feats[b].detach().to("cpu", torch.float64).numpy()
+            acc.add(start, length, s, f)
+        self.pending.clear()
+
+
+def _mc_forward(
+    model: MCModel, batch: torch.Tensor, passes: int, features: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``batch [B, C, L, H, W]`` -> ``(probs [R, B, L, H, W], features [B, D] or None)``,
+    the shapes checked."""
+    out = model.mc_forward(batch, passes=passes, return_features=features)
+    probs: torch.Tensor
+    feats: torch.Tensor | None
+    if isinstance(out, tuple):
+        probs, feats = out
+    else:
+        probs, feats = out, None
+    B, L = batch.shape[0], batch.shape[2]
+    if probs.ndim != 5 or tuple(probs.shape[:3]) != (passes, B, L):
+        raise VidalError(
+            f"mc_forward returned probabilities of shape {tuple(probs.shape)}, expected "
+            f"[{passes}, {B}, {L}, H, W]"
+        )
+    if feats is not None and (feats.ndim != 2 or feats.shape[0] != B):
+        raise VidalError(f"mc_forward returned features {tuple(feats.shape)}, expected [{B}, D]")
+    return probs, feats
 
 
 def score_dataset(
@@ -237,40 +311,9 @@ def score_dataset(
     if passes < 1 or batch_size < 1:
         raise VidalError(f"passes={passes} and batch_size={batch_size} must be >= 1")
     score = scorer if scorer is not None else UncertaintyScorer()
+    batches = _Batches(model, score, passes, device, batch_size, features)
     accumulators: dict[str, _Accumulator] = {}
     skipped: dict[str, str] = {}
-    pending: list[tuple[_Accumulator, int, torch.Tensor]] = []  # (video, start, clip)
-
-    def flush() -> None:
-        batch = torch.stack([clip for _, _, clip in pending]).to(device)  # [B, C, L, H, W]
-        out = model.mc_forward(batch, passes=passes, return_features=features)
-        probs: torch.Tensor
-        feats: torch.Tensor | None
-        if isinstance(out, tuple):
-            probs, feats = out
-        else:
-            probs, feats = out, None
-        B, L = batch.shape[0], batch.shape[2]
-        if probs.ndim != 5 or tuple(probs.shape[:3]) != (passes, B, L):
-            raise VidalError(
-                f"mc_forward returned probabilities of shape {tuple(probs.shape)}, expected "
-                f"[{passes}, {B}, {L}, H, W]"
-            )
-        if feats is not None and (feats.ndim != 2 or feats.shape[0] != B):
-            raise VidalError(
-                f"mc_forward returned features {tuple(feats.shape)}, expected [{B}, D]"
-            )
-        for b, (acc, start, _) in enumerate(pending):
-            s = np.asarray(score(probs[:, b]), dtype=np.float64)  # [L]
-            end = min(start + L, acc.num_frames)
-            acc.score_sum[start:end] += s[: end - start]
-            acc.count[start:end] += 1
-            if feats is not None:
-                f = feats[b].detach().to("cpu", torch.float64).numpy()
-                acc.feature_sum = f.copy() if acc.feature_sum is None else acc.feature_sum + f
-            acc.clips += 1
-        pending.clear()
-
     total = len(videos) if isinstance(videos, Sized) else None
     with (
         torch.inference_mode(),
@@ -288,19 +331,24 @@ def score_dataset(
                 int(num_frames), np.zeros(num_frames), np.zeros(num_frames, dtype=np.int64)
             )
             accumulators[video_id] = acc
-            error = _feed(video_id, acc, clips, pending, batch_size, flush, skip_errors)
+            error = _feed(video_id, acc, clips, batches, skip_errors)
             if error is not None:
                 _skip(video_id, error, skipped, accumulators)
-                pending[:] = [entry for entry in pending if entry[0] is not acc]
+                batches.drop(acc)
             bar.update(1)
-        if pending:
-            flush()
+        batches.flush()
+    return _collect(accumulators, skipped)
 
+
+def _collect(accumulators: dict[str, _Accumulator], skipped: dict[str, str]) -> DatasetScores:
+    """Mean score per frame and mean feature per video; a video with a frame no clip
+    covered is skipped."""
     result = DatasetScores(skipped=skipped)
     for video_id, acc in accumulators.items():
         if (acc.count == 0).any():
             covered = int((acc.count > 0).sum())
-            _skip(video_id, f"clips cover {covered} of its {acc.num_frames} frames", skipped)
+            reason = f"clips cover {covered} of its {acc.num_frames} frames"
+            _skip(video_id, reason, skipped, stacklevel=4)
             continue
         result.frames[video_id] = acc.score_sum / acc.count
         if acc.feature_sum is not None:
@@ -312,9 +360,7 @@ def _feed(
     video_id: str,
     acc: _Accumulator,
     clips: Iterable[tuple[int, torch.Tensor]],
-    pending: list[tuple[_Accumulator, int, torch.Tensor]],
-    batch_size: int,
-    flush: Callable[[], None],
+    batches: _Batches,
     skip_errors: tuple[type[BaseException], ...],
 ) -> str | None:
     """Queue the clips of one video; returns why it is unreadable, or None."""
@@ -334,11 +380,7 @@ def _feed(
                 f"video {video_id!r}: clip at frame {start} has shape {tuple(clip.shape)}; "
                 f"expected [C, L, H, W] starting in 0..{acc.num_frames - 1}"
             )
-        if pending and pending[0][2].shape != clip.shape:
-            flush()
-        pending.append((acc, int(start), clip))
-        if len(pending) == batch_size:
-            flush()
+        batches.add(acc, int(start), clip)
 
 
 def _skip(
@@ -346,8 +388,13 @@ def _skip(
     reason: str,
     skipped: dict[str, str],
     accumulators: dict[str, _Accumulator] | None = None,
+    *,
+    stacklevel: int = 3,
 ) -> None:
-    warnings.warn(f"skipping video {video_id!r}: {reason}", SkippedVideoWarning, stacklevel=3)
+    """Warn (at the caller of :func:`score_dataset`) and record why a video is left out."""
+    warnings.warn(
+        f"skipping video {video_id!r}: {reason}", SkippedVideoWarning, stacklevel=stacklevel
+    )
     skipped[video_id] = reason
     if accumulators is not None:
         del accumulators[video_id]

@@ -11,7 +11,13 @@ from __future__ import annotations
 import torch
 
 from vidal.errors import VidalError
-from vidal.scoring.kernels import KINDS, Kind, Normalize, bad_probabilities, check_options
+from vidal.scoring.kernels import (
+    Kind,
+    Normalize,
+    bad_probabilities,
+    check_frame_input,
+    check_options,
+)
 
 __all__ = [
     "pixel_uncertainty_torch",
@@ -55,14 +61,8 @@ def frame_sums_torch(
     Raises:
         VidalError: when ``p`` is not 4-D, holds NaN or values outside ``[0, 1]``.
     """
-    thr = check_options(tau, eps, "pixels")
-    if kind not in KINDS:
-        raise VidalError(f"unknown score kind {kind!r}; known: {sorted(KINDS)}")
-    if p.ndim != 4:
-        raise VidalError(f"p must have shape [R, T, H, W], got {tuple(p.shape)}")
+    thr = check_frame_input(tuple(p.shape), kind, tau, eps)
     R, T, H, W = p.shape
-    if R == 0:
-        raise VidalError("p must hold at least one pass (R >= 1)")
     sums = torch.zeros(T, dtype=torch.float64, device=p.device)
     kept = torch.zeros(T, dtype=torch.int64, device=p.device)
     if T == 0 or H * W == 0:
@@ -122,12 +122,9 @@ def pixel_uncertainty_torch(
 ) -> torch.Tensor:
     """Frame uncertainty with non-activity suppression (ASL Eq. 1, CLAUS Eq. 2), in torch.
 
-    Args:
-        p (Tensor[R, T, H, W]): MC-dropout foreground probabilities.
-        tau: suppression confidence (paper: 0.9); ``None`` keeps every pixel.
-        eps: lower clamp of ``p`` inside the logarithm.
-        normalize: ``"pixels"`` divides by ``H*W`` (the paper), ``"kept"`` by the kept pixels.
-        chunk_frames: frames per chunk (default: bounded memory).
+    :func:`~vidal.scoring.kernels.pixel_uncertainty` (the formula and the options) of
+    ``p (Tensor[R, T, H, W])`` on any device, ``chunk_frames`` frames at a time (default:
+    bounded memory).
 
     Returns:
         float64 ``Tensor[T]`` on ``p``'s device.
@@ -151,15 +148,11 @@ def pixel_entropy_torch(
 ) -> torch.Tensor:
     """Mean pixel entropy of the mean Bernoulli foreground, per frame, in torch.
 
-    Args:
-        p (Tensor[R, T, H, W]): MC-dropout foreground probabilities.
-        tau: optional non-activity suppression.
-        eps: clamp of the mean probability inside the logarithms.
-        normalize: ``"pixels"`` or ``"kept"``.
-        chunk_frames: frames per chunk (default: bounded memory).
+    :func:`~vidal.scoring.kernels.pixel_entropy` (the formula and the options) of
+    ``p (Tensor[R, T, H, W])`` on any device, ``chunk_frames`` frames at a time.
 
     Returns:
-        float64 ``Tensor[T]``.
+        float64 ``Tensor[T]`` on ``p``'s device.
 
     Example:
         >>> p = torch.stack([torch.full((1, 2, 2), 0.5), torch.ones(1, 2, 2)])  # [2, 1, 2, 2]
@@ -179,15 +172,11 @@ def mutual_information_torch(
 ) -> torch.Tensor:
     """Mean pixel mutual information (BALD) of the Bernoulli foreground, per frame, in torch.
 
-    Args:
-        p (Tensor[R, T, H, W]): MC-dropout foreground probabilities.
-        tau: optional non-activity suppression.
-        eps: clamp inside the logarithms.
-        normalize: ``"pixels"`` or ``"kept"``.
-        chunk_frames: frames per chunk (default: bounded memory).
+    :func:`~vidal.scoring.kernels.mutual_information` (the formula and the options) of
+    ``p (Tensor[R, T, H, W])`` on any device, ``chunk_frames`` frames at a time.
 
     Returns:
-        float64 ``Tensor[T]``.
+        float64 ``Tensor[T]`` on ``p``'s device.
 
     Example:
         >>> p = torch.stack([torch.zeros(1, 2, 2), torch.ones(1, 2, 2)])  # passes disagree

@@ -222,6 +222,8 @@ class _APUState:
 
 @dataclass(frozen=True, kw_only=True)
 class _APUOptions:
+    """The options both APU selectors take (documented on :class:`APUSelector`)."""
+
     lam: float = 0.5
     sigma: float = 1.3
     normalize: Literal["global", "video"] = "global"
@@ -304,12 +306,7 @@ class LocalAPUSelector(_APUOptions):
     Round after round every video with a candidate left takes its best APU frame (then
     re-scores its ``D``), so the budget is shared equally (``b / N_v`` each) and what a video
     cannot use goes to the others. In the last, partial round the videos with the best
-    current APU score go first.
-
-    Args:
-        lam: weight of uncertainty against proximity (paper: 0.5).
-        sigma: standard deviation of the proximity Gaussian, in frames (paper: 1.3).
-        normalize: min-max normalise ``U`` over all videos (``"global"``) or per video.
+    current APU score go first. The options are :class:`APUSelector`'s.
 
     Example:
         >>> from vidal.pool import Budget, LabelPool

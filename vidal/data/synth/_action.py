@@ -256,34 +256,10 @@ def _camera(
     raise ConfigError(f"unknown camera motion {kind!r}; known: static, shake, pan, follow")
 
 
-def render_action(
-    config: SynthConfig,
-    label: int,
-    rng: np.random.Generator,
-    *,
-    replay: ReplayVideo | None = None,
-) -> tuple[np.ndarray, list[ActorTrack], dict]:
-    """Render one action video before capture effects.
-
-    Args:
-        config: dataset settings (frame size, rates, probabilities).
-        label: the video's class, performed by all its actors.
-        rng: the video's own randomness.
-        replay: real geometry to drive the actors (length, tubes, box trajectories).
-
-    Returns:
-        (frames ndarray[T, H, W, 3] float32 RGB 0..255, one :class:`ActorTrack` per
-        annotated actor, a JSON-able dict describing the scene).
-    """
-    w, h = config.width, config.height
-    scale = w / 128.0
-    t = (
-        replay.num_frames
-        if replay is not None
-        else int(rng.integers(config.min_frames, config.max_frames + 1))
-    )
-
-    # --- actors: timing, pose, world trajectory ------------------------------------------
+def _actors(
+    config: SynthConfig, label: int, rng: np.random.Generator, t: int, replay: ReplayVideo | None
+) -> list[_Actor]:
+    """The video's actors: how many, their tube spans and pauses, their poses and steps."""
     if replay is not None:
         n_actors = len(replay.tubes)
     else:
@@ -302,8 +278,21 @@ def render_action(
         act = activity_profile(t, first, last, pause=pause)
         pose, step, facing = action_pose(label, act, rng, fps=config.fps / config.tempo)
         actors.append(_Actor(first, last, pause, pose, step, facing))
+    return actors
 
-    # --- sizes and ground rows (perspective: nearer actors stand lower and are taller) ---
+
+def _place_in_depth(
+    actors: list[_Actor],
+    config: SynthConfig,
+    label: int,
+    rng: np.random.Generator,
+    t: int,
+    replay: ReplayVideo | None,
+) -> float:
+    """Sizes, ground rows and world paths (perspective: nearer actors stand lower and are
+    taller; replayed actors take the real boxes' heights and positions). Returns the horizon
+    row."""
+    w, h = config.width, config.height
     horizon = rng.uniform(0.05, 0.35) * h
     hop_room = 1.5 if ACTION_CLASSES[label] == "jump" else 1.08
     for j, a in enumerate(actors):
@@ -326,53 +315,94 @@ def render_action(
         a.height = np.full(t, height, np.float32)
         a.world_x = np.cumsum(a.step * height * a.facing).astype(np.float32)
         a.world_x -= a.world_x[0]
+    return horizon
 
-    # --- camera ------------------------------------------------------------------------
+
+def _screen_range(a: _Actor, cam_x: np.ndarray, width: int) -> tuple[float, float]:
+    """``(lo, hi)``: the screen offsets of ``a``'s world path that keep it in the frame
+    with a margin (``lo > hi`` when none does)."""
+    margin = 0.3 * float(a.height[0])
+    rel = a.world_x - cam_x
+    return margin - float(rel.min()), width - margin - float(rel.max())
+
+
+def _place_on_screen(
+    actors: list[_Actor], rng: np.random.Generator, cam_x: np.ndarray, width: int
+) -> list[_Actor]:
+    """Screen paths ``a.x``: the main actor anywhere it stays in the frame, each extra actor
+    apart from those placed before it. An extra actor that cannot stay in the frame is left
+    out of the returned list."""
     main = actors[0]
+    lo, hi = _screen_range(main, cam_x, width)
+    main.x = main.world_x - cam_x + (rng.uniform(lo, hi) if lo <= hi else 0.5 * (lo + hi))
+    kept = [main]
+    for a in actors[1:]:
+        lo, hi = _screen_range(a, cam_x, width)
+        if lo > hi:
+            continue  # this extra actor cannot stay in the frame: leave it out
+        for _ in range(10):
+            x0 = rng.uniform(lo, hi)
+            a.x = a.world_x - cam_x + x0
+            # keep extra actors apart from the others at the start of their tubes
+            if all(abs(a.x[a.first] - b.x[a.first]) > 0.35 * b.height[0] for b in kept):
+                break
+        kept.append(a)
+    return kept
+
+
+def _film(
+    actors: list[_Actor],
+    config: SynthConfig,
+    rng: np.random.Generator,
+    t: int,
+    replay: ReplayVideo | None,
+) -> tuple[list[_Actor], str, np.ndarray, np.ndarray]:
+    """Choose the camera motion and put the actors on screen.
+
+    Returns:
+        ``(actors kept, camera kind, cam_x ndarray[T], cam_y ndarray[T])``; the kind turns
+        to ``follow`` when the main actor would leave the frame of the one drawn.
+    """
+    scale = config.width / 128.0
     if replay is not None:
         cam_kind = "shake" if rng.random() < 0.5 * config.camera_motion_prob else "static"
     elif rng.random() < config.camera_motion_prob:
         cam_kind = str(rng.choice(["pan", "shake", "follow"], p=[0.4, 0.35, 0.25]))
     else:
         cam_kind = "static"
-
-    def margin(a: _Actor) -> float:
-        return 0.3 * float(a.height[0])
-
-    def offsets(a: _Actor, cam_x: np.ndarray) -> tuple[float, float]:
-        rel = a.world_x - cam_x
-        return margin(a) - float(rel.min()), w - margin(a) - float(rel.max())
-
     if replay is None:
+        main = actors[0]
         cam_x, cam_y = _camera(cam_kind, t, rng, scale, main.world_x)
-        lo, hi = offsets(main, cam_x)
+        lo, hi = _screen_range(main, cam_x, config.width)
         if lo > hi:  # the main actor would leave the frame: the camera follows it
             cam_kind = "follow"
             cam_x, cam_y = _camera(cam_kind, t, rng, scale, main.world_x)
-            lo, hi = offsets(main, cam_x)
-        main.x = main.world_x - cam_x + (rng.uniform(lo, hi) if lo <= hi else 0.5 * (lo + hi))
-        kept = [main]
-        for a in actors[1:]:
-            lo, hi = offsets(a, cam_x)
-            if lo > hi:
-                continue  # this extra actor cannot stay in the frame: leave it out
-            for _ in range(10):
-                x0 = rng.uniform(lo, hi)
-                a.x = a.world_x - cam_x + x0
-                # keep extra actors apart from the others at the start of their tubes
-                if all(abs(a.x[a.first] - b.x[a.first]) > 0.35 * b.height[0] for b in kept):
-                    break
-            kept.append(a)
-        actors = kept
+        actors = _place_on_screen(actors, rng, cam_x, config.width)
     else:
         cam_x, cam_y = _camera(cam_kind, t, rng, scale, None)
         for a in actors:
             a.x = a.x - cam_x
     for a in actors:
         a.ground_screen = a.ground - cam_y
+    return actors, cam_kind, cam_x, cam_y
 
-    # --- background: a world image the camera looks into ------------------------------
-    pad = int(8 * scale) + 4
+
+def _background(
+    rng: np.random.Generator,
+    config: SynthConfig,
+    cam_x: np.ndarray,
+    cam_y: np.ndarray,
+    *,
+    ground_row: float,
+) -> tuple[np.ndarray, str]:
+    """The frames before the actors: each cut from a textured world image at the camera's
+    offset (a separate ground texture below ``ground_row`` in 6 of 10 videos).
+
+    Returns:
+        ``(frames ndarray[T, H, W, 3] float32, a description of the background)``.
+    """
+    w, h = config.width, config.height
+    pad = int(8 * (w / 128.0)) + 4
     span_x = int(np.ceil(cam_x.max() - cam_x.min())) + 2 * pad
     span_y = int(np.ceil(cam_y.max() - cam_y.min())) + 2 * pad
     bw, bh = w + span_x, h + span_y
@@ -380,62 +410,96 @@ def render_action(
     split_ground = rng.random() < 0.6
     if split_ground:
         ground_tex, _ = texture(rng, bh, bw, kind=str(rng.choice(["noise", "stripes"])))
-        row = int(pad + (horizon + float(actors[0].height[0]) * 0.15) - cam_y.min())
+        row = int(pad + ground_row - cam_y.min())
         rows = np.arange(bh)[:, None, None]
         bg = np.where(rows >= row, ground_tex * 0.85, bg * (0.9 + 0.2 * rows / bh))
     bg = np.ascontiguousarray(bg, dtype=np.float32)
-    frames = np.empty((t, h, w, 3), np.float32)
+    frames = np.empty((len(cam_x), h, w, 3), np.float32)
     ox = pad - float(cam_x.min())
     oy = pad - float(cam_y.min())
-    for i in range(t):
+    for i in range(len(cam_x)):
         center = (ox + float(cam_x[i]) + (w - 1) / 2, oy + float(cam_y[i]) + (h - 1) / 2)
         frames[i] = cv2.getRectSubPix(bg, (w, h), center)
+    return frames, bg_kind + ("+ground" if split_ground else "")
 
-    # --- draw actors far to near ----------------------------------------------------------
+
+def _draw_actors(
+    frames: np.ndarray, actors: list[_Actor], rng: np.random.Generator
+) -> tuple[list[int], dict[int, np.ndarray]]:
+    """Paint the actors over ``frames (ndarray[T, H, W, 3])`` far to near, each in its own
+    random colours.
+
+    Returns:
+        ``(actor indices far to near, each actor's drawn pixels ndarray[T, H, W] bool)``.
+    """
     order = sorted(range(len(actors)), key=lambda j: float(actors[j].ground[0]))
     amodal = {}
     for j in order:
         a = actors[j]
         polys = figure_polygons(a.pose, a.height, facing=a.facing)
         origin = np.stack([a.x, a.ground_screen], -1).astype(np.float32)
-        shade = draw_figure(polys, origin, (h, w))
+        shade = draw_figure(polys, origin, (frames.shape[1], frames.shape[2]))
         pal = figure_palette(rng)
         m = shade > 0
         frames[m] = pal[shade[m]]
         amodal[j] = m
+    return order, amodal
 
-    # --- occluder: a pillar or a bush passing in front ----------------------------------
+
+def _occluder(
+    frames: np.ndarray,
+    main: _Actor,
+    rng: np.random.Generator,
+    cam_x: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """A pillar or a bush passing in front of the main actor during its tube (with parallax).
+
+    Args:
+        frames (ndarray[T, H, W, 3]): float32, the actors drawn.
+        main: the main actor.
+        rng: randomness of the occluder.
+        cam_x (ndarray[T]): the camera's horizontal offset.
+
+    Returns:
+        ``(frames with the occluder painted, its mask ndarray[T, H, W] bool, its kind)``.
+    """
+    t, h, w, _ = frames.shape
+    scale = w / 128.0
     occluder = np.zeros((t, h, w), bool)
-    occ_kind = None
-    if replay is None and rng.random() < config.occlusion_prob:
-        occ_kind = str(rng.choice(["pillar", "bush"]))
-        tc = int(rng.integers(main.first, main.last + 1))
-        v = rng.choice([-1, 1]) * rng.uniform(1.5, 3.5) * scale
-        xs = main.x[tc] + v * (np.arange(t) - tc) - 0.5 * (cam_x - cam_x[tc])  # parallax
-        color = rng.uniform(20, 235, 3).astype(np.float32)
-        canvas = np.zeros((h, w), np.uint8)
-        height0 = float(main.height[0])
-        half = rng.uniform(0.04, 0.07) * w  # pillar half width
-        bush = (rng.uniform(0.35, 0.55) * height0, rng.uniform(0.25, 0.4) * height0)  # bush radii
-        ang = np.linspace(0, 2 * np.pi, 18, endpoint=False)
-        for i in range(t):
-            canvas[:] = 0
-            if occ_kind == "pillar":
-                x0, x1 = xs[i] - half, xs[i] + half
-                poly = np.array([[x0, -1], [x1, -1], [x1, h + 1], [x0, h + 1]], np.float32)
-            else:
-                cy = float(main.ground_screen[i]) - 0.5 * bush[1]
-                poly = np.stack([xs[i] + bush[0] * np.cos(ang), cy + bush[1] * np.sin(ang)], -1)
-            fill(canvas, poly, 1)
-            occluder[i] = canvas > 0
-        xx = np.arange(w, dtype=np.float32)
-        shade_x = 0.65 + 0.35 * np.cos(
-            np.clip((xx[None, :] - xs[:, None]) / (0.08 * w), -1.5, 1.5)
-        )  # [T, W]
-        tint = color * shade_x[:, None, :, None]  # [T, 1, W, 3]
-        frames = np.where(occluder[..., None], np.broadcast_to(tint, frames.shape), frames)
+    occ_kind = str(rng.choice(["pillar", "bush"]))
+    tc = int(rng.integers(main.first, main.last + 1))
+    v = rng.choice([-1, 1]) * rng.uniform(1.5, 3.5) * scale
+    xs = main.x[tc] + v * (np.arange(t) - tc) - 0.5 * (cam_x - cam_x[tc])  # parallax
+    color = rng.uniform(20, 235, 3).astype(np.float32)
+    canvas = np.zeros((h, w), np.uint8)
+    height0 = float(main.height[0])
+    half = rng.uniform(0.04, 0.07) * w  # pillar half width
+    bush = (rng.uniform(0.35, 0.55) * height0, rng.uniform(0.25, 0.4) * height0)  # bush radii
+    ang = np.linspace(0, 2 * np.pi, 18, endpoint=False)
+    for i in range(t):
+        canvas[:] = 0
+        if occ_kind == "pillar":
+            x0, x1 = xs[i] - half, xs[i] + half
+            poly = np.array([[x0, -1], [x1, -1], [x1, h + 1], [x0, h + 1]], np.float32)
+        else:
+            cy = float(main.ground_screen[i]) - 0.5 * bush[1]
+            poly = np.stack([xs[i] + bush[0] * np.cos(ang), cy + bush[1] * np.sin(ang)], -1)
+        fill(canvas, poly, 1)
+        occluder[i] = canvas > 0
+    xx = np.arange(w, dtype=np.float32)
+    shade_x = 0.65 + 0.35 * np.cos(
+        np.clip((xx[None, :] - xs[:, None]) / (0.08 * w), -1.5, 1.5)
+    )  # [T, W]
+    tint = color * shade_x[:, None, :, None]  # [T, 1, W, 3]
+    frames = np.where(occluder[..., None], np.broadcast_to(tint, frames.shape), frames)
+    return frames, occluder, occ_kind
 
-    # --- masks: visible = drawn, not covered by nearer actors or the occluder -------------
+
+def _actor_tracks(
+    actors: list[_Actor], order: list[int], amodal: dict[int, np.ndarray], occluder: np.ndarray
+) -> list[ActorTrack]:
+    """One track per actor drawn inside the frame during its tube; visible = drawn, not
+    covered by nearer actors (``order`` is far to near) or the occluder."""
     tracks = []
     cover = occluder.copy()
     visible = {}
@@ -448,12 +512,50 @@ def render_action(
         if hi < lo:
             continue
         tracks.append(ActorTrack(a.first + lo, a.first + hi, amodal[j], visible[j]))
+    return tracks
 
+
+def render_action(
+    config: SynthConfig,
+    label: int,
+    rng: np.random.Generator,
+    *,
+    replay: ReplayVideo | None = None,
+) -> tuple[np.ndarray, list[ActorTrack], dict]:
+    """Render one action video before capture effects.
+
+    Args:
+        config: dataset settings (frame size, rates, probabilities).
+        label: the video's class, performed by all its actors.
+        rng: the video's own randomness.
+        replay: real geometry to drive the actors (length, tubes, box trajectories).
+
+    Returns:
+        (frames ndarray[T, H, W, 3] float32 RGB 0..255, one :class:`ActorTrack` per
+        annotated actor, a JSON-able dict describing the scene).
+    """
+    h, w = config.height, config.width
+    t = (
+        replay.num_frames
+        if replay is not None
+        else int(rng.integers(config.min_frames, config.max_frames + 1))
+    )
+    actors = _actors(config, label, rng, t, replay)
+    horizon = _place_in_depth(actors, config, label, rng, t, replay)
+    actors, cam_kind, cam_x, cam_y = _film(actors, config, rng, t, replay)
+    ground_row = horizon + float(actors[0].height[0]) * 0.15
+    frames, background = _background(rng, config, cam_x, cam_y, ground_row=ground_row)
+    order, amodal = _draw_actors(frames, actors, rng)
+    occluder = np.zeros((t, h, w), bool)
+    occ_kind = None
+    if replay is None and rng.random() < config.occlusion_prob:
+        frames, occluder, occ_kind = _occluder(frames, actors[0], rng, cam_x)
+    tracks = _actor_tracks(actors, order, amodal, occluder)
     if not tracks:  # an actor always stands inside the frame, so this does not happen
         return frames, tracks, {"camera": cam_kind, "actors": 0}
     meta = {
         "camera": cam_kind,
-        "background": bg_kind + ("+ground" if split_ground else ""),
+        "background": background,
         "actors": len(tracks),
         "pauses": [list(a.pause) if a.pause is not None else None for a in actors],
         "occluder": occ_kind,

@@ -218,24 +218,56 @@ def _jam_profile(t: int, rng: np.random.Generator) -> np.ndarray:
     return np.convolve(np.pad(s, k, mode="edge"), np.ones(k, np.float32) / k, mode="same")[k:-k]
 
 
-def render_road(
-    config: SynthConfig, rng: np.random.Generator, *, condition: str
-) -> tuple[np.ndarray, list[RoadTrack], dict]:
-    """Render one road video before sensor noise.
+@dataclass(frozen=True, eq=False)
+class _Camera:
+    """The ego car's drive and its camera over one video.
 
-    Args:
-        config: dataset settings.
-        rng: the video's own randomness.
-        condition: ``normal`` or a rare condition (``night`` changes the lighting here).
-
-    Returns:
-        (frames ndarray[T, H, W, 3] float32 RGB 0..255, one :class:`RoadTrack` per tracked
-        stretch, a JSON-able dict describing the scene).
+    Attributes:
+        width, height: frame size in pixels.
+        dt: seconds per frame.
+        focal: focal length in pixels.
+        jam: whether traffic stops for a while.
+        flow (ndarray[T]): traffic speed factor in ``[0, 1]`` (0 while the jam stands).
+        v_ego: the ego car's cruising speed, metres per second.
+        odo (ndarray[T]): metres driven.
+        y_h (ndarray[T]): horizon row (pitch jitter).
+        x_vp (ndarray[T]): vanishing column (yaw drift).
+        x_cam (ndarray[T]): the camera's lateral position, metres.
+        curve: road curvature ``c``.
     """
+
+    width: int
+    height: int
+    dt: float
+    focal: float
+    jam: bool
+    flow: np.ndarray
+    v_ego: float
+    odo: np.ndarray
+    y_h: np.ndarray
+    x_vp: np.ndarray
+    x_cam: np.ndarray
+    curve: float
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.flow)
+
+    def project(
+        self, x: np.ndarray | float, y: np.ndarray | float, z: np.ndarray | float, i: int
+    ) -> np.ndarray:
+        """Ground-relative metres (X right, Y up, Z ahead) -> pixels at frame i, [..., 2]."""
+        z = np.maximum(z, 0.05)
+        u = self.x_vp[i] + self.focal * (x + self.curve * z * z - self.x_cam[i]) / z
+        v = self.y_h[i] + self.focal * (H_CAM - y) / z
+        return np.stack([u, v], -1).astype(np.float32)
+
+
+def _camera(config: SynthConfig, rng: np.random.Generator) -> _Camera:
+    """Draw the video's length, the ego car's speed profile and the camera's path."""
     w, h = config.width, config.height
     t = int(rng.integers(config.min_frames, config.max_frames + 1))
     dt = 1.0 / config.fps
-    night = condition == "night"
     f = 0.9 * w
     jam = rng.random() < config.jam_prob
     flow = (
@@ -255,17 +287,35 @@ def render_road(
     ).astype(np.float32)
     x_cam = EGO_LANE + 0.15 * np.sin(2 * np.pi * odo / rng.uniform(40, 100))
     curve = rng.uniform(-1, 1) * 0.0015
+    return _Camera(w, h, dt, f, bool(jam), flow, v_ego, odo, y_h, x_vp, x_cam, curve)
 
-    def project(
-        x: np.ndarray | float, y: np.ndarray | float, z: np.ndarray | float, i: int
-    ) -> np.ndarray:
-        """Ground-relative metres (X right, Y up, Z ahead) -> pixels at frame i, [..., 2]."""
-        z = np.maximum(z, 0.05)
-        u = x_vp[i] + f * (x + curve * z * z - x_cam[i]) / z
-        v = y_h[i] + f * (H_CAM - y) / z
-        return np.stack([u, v], -1).astype(np.float32)
 
-    # --- static panorama: sky, skyline, ground texture --------------------------------
+@dataclass(frozen=True, eq=False)
+class _Backdrop:
+    """What every frame is cut from and painted on before the things on the road.
+
+    Attributes:
+        pano (ndarray[PH, PW, 3]): float32 panorama (sky, skyline, ground) the frames are
+            cut from.
+        pad: margin of the panorama around the frames' travel, pixels.
+        hz: horizon row in the panorama.
+        surface_lut (ndarray[5, 3]): float32 colours of the surface codes (1 asphalt,
+            2 sidewalk, 3 white and 4 yellow markings).
+        asphalt (ndarray[H, W, 3]): float32 asphalt texture, in frame pixels.
+    """
+
+    pano: np.ndarray
+    pad: int
+    hz: float
+    surface_lut: np.ndarray
+    asphalt: np.ndarray
+
+
+def _panorama(
+    rng: np.random.Generator, cam: _Camera, *, night: bool
+) -> tuple[np.ndarray, int, float]:
+    """The static panorama: sky, clouds, skyline, ground texture; ``(pano, pad, hz)``."""
+    w, h, x_vp, y_h = cam.width, cam.height, cam.x_vp, cam.y_h
     pad = int(0.2 * w) + 4
     pw = w + int(np.ceil(x_vp.max() - x_vp.min())) + 2 * pad
     ph = h + int(np.ceil(y_h.max() - y_h.min())) + 2 * pad
@@ -288,6 +338,18 @@ def render_road(
     ground_col = np.array([70, 110, 50]) if rng.random() < 0.6 else np.array([130, 115, 85])
     ground = 0.6 * ground_col + 0.4 * ground_tex * (ground_col / 128)
     pano = np.where(rows >= hz, ground.astype(np.float32), pano)
+    skyline = _skyline(rng, ph, pw, w, h, hz)
+    sky_shades = np.stack([np.zeros(3), *(rng.uniform(50, 150, (3, 3)))]).astype(np.float32)
+    if night:
+        sky_shades *= 0.15
+    pano = np.where(skyline[..., None] > 0, sky_shades[skyline], pano)
+    if night:
+        pano[int(hz) :] *= 0.15
+    return np.ascontiguousarray(pano, dtype=np.float32), pad, hz
+
+
+def _skyline(rng: np.random.Generator, ph: int, pw: int, w: int, h: int, hz: float) -> np.ndarray:
+    """Shade codes ndarray[PH, PW] uint8 of a city's buildings or hills on the horizon."""
     skyline = np.zeros((ph, pw), np.uint8)
     if rng.random() < 0.5:  # city: buildings
         x = 0.0
@@ -304,41 +366,86 @@ def render_road(
             np.concatenate([np.stack([cols, hz - prof], -1), [[pw, hz + 1], [0, hz + 1]]]),
             1,
         )
-    sky_shades = np.stack([np.zeros(3), *(rng.uniform(50, 150, (3, 3)))]).astype(np.float32)
-    if night:
-        sky_shades *= 0.15
-    pano = np.where(skyline[..., None] > 0, sky_shades[skyline], pano)
-    if night:
-        pano[int(hz) :] *= 0.15
-    pano = np.ascontiguousarray(pano, dtype=np.float32)
+    return skyline
 
-    # --- surfaces: asphalt, sidewalks, markings -----------------------------------------
+
+def _backdrop(rng: np.random.Generator, cam: _Camera, *, night: bool) -> _Backdrop:
+    """The panorama, then the colours of asphalt, sidewalks and markings."""
+    pano, pad, hz = _panorama(rng, cam, night=night)
     surface_lut = np.array(
         [[0, 0, 0], [88, 88, 92], [150, 148, 142], [230, 230, 225], [220, 180, 40]], np.float32
     ) * rng.uniform(0.8, 1.1)
     if night:
         surface_lut *= 0.18
     surface_lut = surface_lut.astype(np.float32)
-    asphalt_rgb = (
-        surface_lut[1] * (0.85 + 0.3 * smooth_noise(rng, h, w, scale=2.0))[..., None]
+    asphalt = (
+        surface_lut[1]
+        * (0.85 + 0.3 * smooth_noise(rng, cam.height, cam.width, scale=2.0))[..., None]
     )  # [H, W, 3]
-    zs = np.geomspace(0.6, 400, 40)
+    return _Backdrop(pano, pad, hz, surface_lut, asphalt)
 
-    def strip(
-        canvas: np.ndarray, x0: float, x1: float, z0: float, z1: float, i: int, value: int
-    ) -> None:
-        zz = zs[(zs >= z0) & (zs <= z1)]
-        zz = np.concatenate([[z0], zz, [z1]])
-        left = project(np.full_like(zz, x0), np.zeros_like(zz), zz, i)
-        right = project(np.full_like(zz, x1), np.zeros_like(zz), zz, i)
-        fill_any(canvas, np.concatenate([left, right[::-1]]), value)
 
-    # --- roadside trees and poles (unannotated, but they occlude) -----------------------
-    dim = 0.15 if night else 1.0
+_STRIP_Z = np.geomspace(0.6, 400, 40)  # depths at which a ground strip's edges bend
+
+
+def _strip(
+    canvas: np.ndarray,
+    cam: _Camera,
+    i: int,
+    x0: float,
+    x1: float,
+    z0: float,
+    z1: float,
+    value: int,
+) -> None:
+    """Fill the ground strip ``x0 <= X <= x1``, ``z0 <= Z <= z1`` (metres) with ``value``."""
+    zz = _STRIP_Z[(_STRIP_Z >= z0) & (_STRIP_Z <= z1)]
+    zz = np.concatenate([[z0], zz, [z1]])
+    left = cam.project(np.full_like(zz, x0), np.zeros_like(zz), zz, i)
+    right = cam.project(np.full_like(zz, x1), np.zeros_like(zz), zz, i)
+    fill_any(canvas, np.concatenate([left, right[::-1]]), value)
+
+
+def _road_frame(backdrop: _Backdrop, cam: _Camera, i: int) -> np.ndarray:
+    """Frame ``i`` before the things on the road: ndarray[H, W, 3] float32.
+
+    The view cut from the panorama, with sidewalks, asphalt and the markings (the lane
+    dashes stream past with the distance driven) painted over it.
+    """
+    w, h = cam.width, cam.height
+    center = (
+        backdrop.pad + float(cam.x_vp.max() - cam.x_vp[i]) + (w - 1) / 2,
+        backdrop.hz - float(cam.y_h[i]) + (h - 1) / 2,
+    )
+    frame = cv2.getRectSubPix(backdrop.pano, (w, h), center)
+    surf = np.zeros((h, w), np.uint8)
+    _strip(surf, cam, i, -9.5, 9.5, 0.6, 400, 2)
+    _strip(surf, cam, i, -7.0, 7.0, 0.6, 400, 1)
+    for x0 in (-6.95, 6.8):
+        _strip(surf, cam, i, x0, x0 + 0.15, 0.6, 400, 3)
+    for x0 in (-0.22, 0.08):
+        _strip(surf, cam, i, x0, x0 + 0.14, 0.6, 400, 4)
+    for lane_x in (-3.5, 3.5):  # dashes: 3 m painted, 6 m gap, streaming past
+        start = np.arange(-(cam.odo[i] % 9.0), 120.0, 9.0)
+        start = start[start + 3.0 > 0.6]
+        near = np.maximum(start, 0.6)
+        zz = np.stack([near, near, start + 3.0, start + 3.0], -1)  # [D, 4]
+        xx = lane_x + np.array([-0.07, 0.07, 0.07, -0.07])
+        quads = cam.project(np.broadcast_to(xx, zz.shape), np.zeros_like(zz), zz, i)  # [D, 4, 2]
+        for q in quads:
+            fill(surf, q, 3)
+    np.copyto(frame, backdrop.asphalt, where=(surf == 1)[..., None])
+    paint = surf > 1
+    frame[paint] = backdrop.surface_lut[surf[paint]]
+    return frame
+
+
+def _scenery(rng: np.random.Generator, cam: _Camera, *, dim: float) -> list[_Thing]:
+    """Roadside trees and poles along both sides of the whole drive (unannotated occluders)."""
     things: list[_Thing] = []
     for side in (-1, 1):
         z = rng.uniform(0, 25)
-        while z < 120 + odo[-1]:
+        while z < 120 + cam.odo[-1]:
             x = side * rng.uniform(10, 13)
             tree = bool(rng.random() < 0.7)
             col = rng.uniform(20, 90, 3)
@@ -348,166 +455,231 @@ def render_road(
             else:
                 lut = np.stack([np.zeros(3), np.full(3, 110.0)])
                 parts, shades = [_POLE], [1]
-            dist = (z - odo).astype(np.float32)
+            dist = (z - cam.odo).astype(np.float32)
             things.append(
                 _Thing(-1, x, dist, 1.0, 120.0, parts, shades, (lut * dim).astype(np.float32))
             )
             z += rng.uniform(12, 30)
+    return things
 
-    # --- traffic ------------------------------------------------------------------------
+
+def _traffic(rng: np.random.Generator, cam: _Camera, *, dim: float, night: bool) -> list[_Thing]:
+    """3-9 spawned objects of the imbalanced classes; vehicles that find no gap are left out."""
+    v_ego = cam.v_ego
     lane_speed = {x: (rng.uniform(-14, -8) if x < 0 else v_ego + rng.uniform(-4, 4)) for x in LANES}
     lane_speed[EGO_LANE] = v_ego + rng.uniform(0.5, 2.5)  # the car ahead pulls away slowly
     occupied: dict[float, list[float]] = {}
     n_obj = int(rng.integers(3, 10))
     freq = np.asarray(ROAD_CLASS_FREQUENCIES) / np.sum(ROAD_CLASS_FREQUENCIES)
+    things = []
     for _ in range(n_obj):
         label = int(rng.choice(len(ROAD_CLASSES), p=freq))
-        name = ROAD_CLASSES[label]
-        if name == "pedestrian":
-            x = float(rng.choice([-1, 1])) * rng.uniform(7.6, 9.0)
-            v = float(rng.choice([-1, 1]) * rng.uniform(0.8, 1.6))
-            z_rel = rng.uniform(4, 35) + np.concatenate(
-                [[0.0], np.cumsum((v - v_ego * flow) * dt)[:-1]]
-            )
-            key = round(x, 1)
-        else:
-            if name == "bicycle":
-                x = float(rng.choice([-6.4, 6.4]))
-                v = rng.uniform(3, 6) * (1 if x > 0 else -1)
-            else:
-                x = float(rng.choice(LANES, p=[0.2, 0.25, 0.25, 0.3]))
-                v = lane_speed[x]
-            z_rel = np.concatenate([[0.0], np.cumsum((v - v_ego) * flow * dt)[:-1]])
-            drift = z_rel[-1]
-            lo, hi = (7.0, 40.0) if x == EGO_LANE else (-15.0, 50.0)
-            if x < 0:
-                lo, hi = 10.0, 45.0 - drift  # oncoming: come into view during the video
-            key = x
-            z0 = None
-            for _try in range(12):
-                cand = rng.uniform(lo, hi)
-                if all(abs(cand - o) > 11.0 for o in occupied.get(key, [])):
-                    z0 = cand
-                    break
-            if z0 is None:
-                continue
-            occupied.setdefault(key, []).append(z0)
-            z_rel = z0 + z_rel
-        front = bool(v < 0)
-        pal = _palette(rng, front=front) if name != "pedestrian" else np.zeros((0, 3), np.float32)
-        if name == "pedestrian":
-            height_m = rng.uniform(1.55, 1.85)
-            phase = 2 * np.pi * rng.uniform(0.8, 1.1) * dt * np.arange(t) + rng.uniform(0, 6.3)
-            pose = neutral_pose(t)
-            swing = 0.45 * np.sin(phase[:, None] + np.array([0.0, np.pi]))
-            pose["leg_g"] = swing.astype(np.float32)
-            pose["leg_k"] = (
-                0.1 + 0.5 * np.maximum(0, np.cos(phase[:, None] + np.array([0.0, np.pi])))
-            ).astype(np.float32)
-            pose["arm_a"] = (-0.6 * swing).astype(np.float32)
-            pal = figure_palette(rng) * dim
-            # the walking figure at its per-frame scale, in pixels
-            px = f * height_m / np.maximum(z_rel, 2.0)
-            figure = figure_polygons(pose, px, facing=1.0, view="front")
-            parts, shades = [], [int(v) for v in PART_SHADES]
-        else:
-            parts, shades, height_m = _vehicle_parts(name, rng, front=front)
-            pal = pal * dim
-            if night:
-                pal[_LIGHT] = (255, 250, 225) if front else (255, 40, 30)
-            figure = None
-        zfar = min(90.0, f * height_m / MIN_PX)
-        things.append(
-            _Thing(
-                label,
-                x,
-                z_rel.astype(np.float32),
-                2.0,
-                zfar,
-                parts,
-                shades,
-                pal.astype(np.float32),
-                figure,
-            )
-        )
-    objects = [o for o in things if o.label >= 0]
+        if ROAD_CLASSES[label] == "pedestrian":
+            things.append(_pedestrian(label, rng, cam, dim=dim))
+            continue
+        thing = _vehicle(label, rng, cam, lane_speed, occupied, dim=dim, night=night)
+        if thing is not None:
+            things.append(thing)
+    return things
 
-    # --- draw ---------------------------------------------------------------------------
+
+def _pedestrian(label: int, rng: np.random.Generator, cam: _Camera, *, dim: float) -> _Thing:
+    """A figure walking along a sidewalk, its pixel polygons posed per frame."""
+    x = float(rng.choice([-1, 1])) * rng.uniform(7.6, 9.0)
+    v = float(rng.choice([-1, 1]) * rng.uniform(0.8, 1.6))
+    z_rel = rng.uniform(4, 35) + np.concatenate(
+        [[0.0], np.cumsum((v - cam.v_ego * cam.flow) * cam.dt)[:-1]]
+    )
+    height_m = rng.uniform(1.55, 1.85)
+    t = cam.num_frames
+    phase = 2 * np.pi * rng.uniform(0.8, 1.1) * cam.dt * np.arange(t) + rng.uniform(0, 6.3)
+    pose = neutral_pose(t)
+    swing = 0.45 * np.sin(phase[:, None] + np.array([0.0, np.pi]))
+    pose["leg_g"] = swing.astype(np.float32)
+    pose["leg_k"] = (
+        0.1 + 0.5 * np.maximum(0, np.cos(phase[:, None] + np.array([0.0, np.pi])))
+    ).astype(np.float32)
+    pose["arm_a"] = (-0.6 * swing).astype(np.float32)
+    pal = figure_palette(rng) * dim
+    # the walking figure at its per-frame scale, in pixels
+    px = cam.focal * height_m / np.maximum(z_rel, 2.0)
+    figure = figure_polygons(pose, px, facing=1.0, view="front")
+    zfar = min(90.0, cam.focal * height_m / MIN_PX)
+    shades = [int(s) for s in PART_SHADES]
+    return _Thing(
+        label, x, z_rel.astype(np.float32), 2.0, zfar, [], shades, pal.astype(np.float32), figure
+    )
+
+
+def _vehicle(
+    label: int,
+    rng: np.random.Generator,
+    cam: _Camera,
+    lane_speed: dict[float, float],
+    occupied: dict[float, list[float]],
+    *,
+    dim: float,
+    night: bool,
+) -> _Thing | None:
+    """A vehicle in a lane (or a bicycle on a shoulder) 11 m clear of the others in it.
+
+    ``occupied`` (start distances per lane) is updated; ``None`` when no gap was found.
+    """
+    name = ROAD_CLASSES[label]
+    if name == "bicycle":
+        x = float(rng.choice([-6.4, 6.4]))
+        v = rng.uniform(3, 6) * (1 if x > 0 else -1)
+    else:
+        x = float(rng.choice(LANES, p=[0.2, 0.25, 0.25, 0.3]))
+        v = lane_speed[x]
+    z_rel = np.concatenate([[0.0], np.cumsum((v - cam.v_ego) * cam.flow * cam.dt)[:-1]])
+    drift = z_rel[-1]
+    lo, hi = (7.0, 40.0) if x == EGO_LANE else (-15.0, 50.0)
+    if x < 0:
+        lo, hi = 10.0, 45.0 - drift  # oncoming: come into view during the video
+    z0 = None
+    for _try in range(12):
+        cand = rng.uniform(lo, hi)
+        if all(abs(cand - o) > 11.0 for o in occupied.get(x, [])):
+            z0 = cand
+            break
+    if z0 is None:
+        return None
+    occupied.setdefault(x, []).append(z0)
+    z_rel = z0 + z_rel
+    front = bool(v < 0)
+    pal = _palette(rng, front=front)
+    parts, shades, height_m = _vehicle_parts(name, rng, front=front)
+    pal = pal * dim
+    if night:
+        pal[_LIGHT] = (255, 250, 225) if front else (255, 40, 30)
+    zfar = min(90.0, cam.focal * height_m / MIN_PX)
+    return _Thing(
+        label, x, z_rel.astype(np.float32), 2.0, zfar, parts, shades, pal.astype(np.float32)
+    )
+
+
+_FLIP = np.array([1, -1], np.float32)  # parts are drawn with y up
+
+#: One drawn thing of a frame: ``(y0, x0, mask ndarray[h', w'] bool, colours ndarray[h', w', 3],
+#: object index or -1, lit pixels ndarray[h', w'] bool or None)``.
+_Layer = tuple[int, int, np.ndarray, np.ndarray, int, np.ndarray | None]
+
+
+def _layers(
+    things: list[_Thing],
+    index: dict[int, int],
+    cam: _Camera,
+    i: int,
+    *,
+    haze: np.ndarray,
+    night: bool,
+    amodal: np.ndarray,
+    drawn: np.ndarray,
+) -> list[_Layer]:
+    """Rasterise the things in view at frame ``i``, far to near (painter's order).
+
+    Sets the objects' full drawn pixels ``amodal (ndarray[N, H, W])`` and ``drawn
+    (ndarray[N])`` of this frame; objects far away fade into the ``haze`` colour.
+    """
+    items = [(float(o.z[i]), o) for o in things if o.znear < o.z[i] < o.zfar]
+    items.sort(key=lambda it: -it[0])
+    layers: list[_Layer] = []
+    for z, thing in items:
+        k = index.get(id(thing), -1)
+        s = cam.focal / z  # pixels per metre
+        base = cam.project(thing.x, 0.0, z, i)
+        if thing.figure is not None:
+            polys = list(thing.figure[i] + base)
+        else:
+            polys = [base + s * p_ * _FLIP for p_ in thing.parts]
+        crop = _raster(polys, thing.shades, cam.height, cam.width)
+        if crop is None:
+            continue
+        y0, x0, shade = crop
+        m = shade > 0
+        if not m.any():
+            continue
+        col = thing.lut[shade]
+        if k >= 0:
+            fade = float(np.clip((z / thing.zfar - 0.5) / 0.5, 0, 1)) * 0.6  # haze far away
+            col = col * (1 - fade) + haze * fade
+            amodal[k][y0 : y0 + m.shape[0], x0 : x0 + m.shape[1]] = m
+            drawn[k] = True
+        layers.append((y0, x0, m, col, k, shade == _LIGHT if (night and k >= 0) else None))
+    return layers
+
+
+def _compose(
+    frame: np.ndarray, layers: list[_Layer], visible: np.ndarray, lights: np.ndarray
+) -> None:
+    """Paint ``layers`` over ``frame`` far to near, and set what stays visible of each object
+    (``visible (ndarray[N, H, W])``) and its lit lamps (``lights (ndarray[H, W])``)."""
+    cover = np.zeros(frame.shape[:2], bool)
+    for y0, x0, m, _, k, lit in reversed(layers):  # near to far: what is left visible
+        region = (slice(y0, y0 + m.shape[0]), slice(x0, x0 + m.shape[1]))
+        if k >= 0:
+            visible[k][region] = m & ~cover[region]
+        if lit is not None:
+            lights[region] += lit & ~cover[region]
+        cover[region] |= m
+    for y0, x0, m, col, _, _ in layers:  # far to near: paint
+        frame[y0 : y0 + m.shape[0], x0 : x0 + m.shape[1]][m] = col[m]
+
+
+def _draw(
+    things: list[_Thing], cam: _Camera, backdrop: _Backdrop, *, night: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every frame, and each object's pixels.
+
+    Returns:
+        ``(frames ndarray[T, H, W, 3] float32, amodal ndarray[N, T, H, W] bool, visible
+        ndarray[N, T, H, W] bool, drawn ndarray[N, T] bool)`` for the ``N`` objects
+        (``label >= 0``) of ``things`` in their order.
+    """
+    objects = [o for o in things if o.label >= 0]
+    t, h, w, n = cam.num_frames, cam.height, cam.width, len(objects)
     frames = np.empty((t, h, w, 3), np.float32)
-    surf = np.zeros((h, w), np.uint8)
     lights = np.zeros((t, h, w), np.float32)
-    n = len(objects)
     amodal = np.zeros((n, t, h, w), bool)
     visible = np.zeros((n, t, h, w), bool)
     drawn = np.zeros((n, t), bool)
-    haze = pano[int(hz) - 2].mean(axis=0) * (0.15 if night else 1.0)
-    flip = np.array([1, -1], np.float32)  # parts are drawn with y up
+    haze = backdrop.pano[int(backdrop.hz) - 2].mean(axis=0) * (0.15 if night else 1.0)
     index = {id(o): k for k, o in enumerate(objects)}
     for i in range(t):
-        center = (pad + float(x_vp.max() - x_vp[i]) + (w - 1) / 2, hz - float(y_h[i]) + (h - 1) / 2)
-        frame = cv2.getRectSubPix(pano, (w, h), center)
-        surf[:] = 0
-        strip(surf, -9.5, 9.5, 0.6, 400, i, 2)
-        strip(surf, -7.0, 7.0, 0.6, 400, i, 1)
-        for x0 in (-6.95, 6.8):
-            strip(surf, x0, x0 + 0.15, 0.6, 400, i, 3)
-        for x0 in (-0.22, 0.08):
-            strip(surf, x0, x0 + 0.14, 0.6, 400, i, 4)
-        for lane_x in (-3.5, 3.5):  # dashes: 3 m painted, 6 m gap, streaming past
-            start = np.arange(-(odo[i] % 9.0), 120.0, 9.0)
-            start = start[start + 3.0 > 0.6]
-            near = np.maximum(start, 0.6)
-            zz = np.stack([near, near, start + 3.0, start + 3.0], -1)  # [D, 4]
-            xx = lane_x + np.array([-0.07, 0.07, 0.07, -0.07])
-            quads = project(np.broadcast_to(xx, zz.shape), np.zeros_like(zz), zz, i)  # [D, 4, 2]
-            for q in quads:
-                fill(surf, q, 3)
-        np.copyto(frame, asphalt_rgb, where=(surf == 1)[..., None])
-        paint = surf > 1
-        frame[paint] = surface_lut[surf[paint]]
-        # painter's order over scenery and objects, far to near
-        items = [(float(o.z[i]), o) for o in things if o.znear < o.z[i] < o.zfar]
-        items.sort(key=lambda it: -it[0])
-        layers = []
-        for z, thing in items:
-            k = index.get(id(thing), -1)
-            s = f / z  # pixels per metre
-            base = project(thing.x, 0.0, z, i)
-            if thing.figure is not None:
-                polys = list(thing.figure[i] + base)
-            else:
-                polys = [base + s * p_ * flip for p_ in thing.parts]
-            shades, lut = thing.shades, thing.lut
-            crop = _raster(polys, shades, h, w)
-            if crop is None:
-                continue
-            y0, x0, shade = crop
-            m = shade > 0
-            if not m.any():
-                continue
-            col = lut[shade]
-            if k >= 0:
-                fade = float(np.clip((z / thing.zfar - 0.5) / 0.5, 0, 1)) * 0.6  # haze far away
-                col = col * (1 - fade) + haze * fade
-                region = (slice(y0, y0 + m.shape[0]), slice(x0, x0 + m.shape[1]))
-                amodal[k, i][region] = m
-                drawn[k, i] = True
-            layers.append((y0, x0, m, col, k, shade == _LIGHT if (night and k >= 0) else None))
-        cover = np.zeros((h, w), bool)
-        for y0, x0, m, _, k, lit in reversed(layers):  # near to far: what is left visible
-            region = (slice(y0, y0 + m.shape[0]), slice(x0, x0 + m.shape[1]))
-            if k >= 0:
-                visible[k, i][region] = m & ~cover[region]
-            if lit is not None:
-                lights[i][region] += lit & ~cover[region]
-            cover[region] |= m
-        for y0, x0, m, col, _, _ in layers:  # far to near: paint
-            frame[y0 : y0 + m.shape[0], x0 : x0 + m.shape[1]][m] = col[m]
+        frame = _road_frame(backdrop, cam, i)
+        layers = _layers(
+            things, index, cam, i, haze=haze, night=night, amodal=amodal[:, i], drawn=drawn[:, i]
+        )
+        _compose(frame, layers, visible[:, i], lights[i])
         frames[i] = frame
     if night:
         glow = np.stack([cv2.GaussianBlur(lights[i], (0, 0), 1.5) for i in range(t)])
         frames += 160 * glow[..., None] * np.array([1.0, 0.85, 0.7], np.float32)
+    return frames, amodal, visible, drawn
 
+
+def render_road(
+    config: SynthConfig, rng: np.random.Generator, *, condition: str
+) -> tuple[np.ndarray, list[RoadTrack], dict]:
+    """Render one road video before sensor noise.
+
+    Args:
+        config: dataset settings.
+        rng: the video's own randomness.
+        condition: ``normal`` or a rare condition (``night`` changes the lighting here).
+
+    Returns:
+        (frames ndarray[T, H, W, 3] float32 RGB 0..255, one :class:`RoadTrack` per tracked
+        stretch, a JSON-able dict describing the scene).
+    """
+    night = condition == "night"
+    dim = 0.15 if night else 1.0
+    cam = _camera(config, rng)
+    backdrop = _backdrop(rng, cam, night=night)
+    things = _scenery(rng, cam, dim=dim) + _traffic(rng, cam, dim=dim, night=night)
+    frames, amodal, visible, drawn = _draw(things, cam, backdrop, night=night)
+    objects = [o for o in things if o.label >= 0]
     tracks = []
     for k, o in enumerate(objects):
         _, nonempty = mask_boxes(amodal[k])
@@ -516,11 +688,11 @@ def render_road(
     tracks.sort(key=lambda tr: (tr.first, tr.label))
     meta = {
         "camera": "ego",
-        "jam": bool(jam),
-        "stopped_frames": int((flow < 0.05).sum()),
-        "stopped_spans": [list(r) for r in runs(flow < 0.05)],
+        "jam": cam.jam,
+        "stopped_frames": int((cam.flow < 0.05).sum()),
+        "stopped_spans": [list(r) for r in runs(cam.flow < 0.05)],
         "objects": len(objects),
         "tracks": len(tracks),
-        "horizon": float(y_h.mean()),
+        "horizon": float(cam.y_h.mean()),
     }
     return frames, tracks, meta
