@@ -153,7 +153,7 @@ def test_detect_frames_and_video(videos, tiny_detector):
         detect_frames(model, [np.zeros((H, W), np.uint8)])
 
 
-def test_dispersion_recorder_as_callback_leaves_training_unchanged(videos):
+def test_dispersion_recorder_as_callback_leaves_training_unchanged(videos, tiny_detector):
     from vidal.scoring.dispersion import DetectionPredictor, DispersionRecorder
 
     dataset, frames = videos
@@ -164,7 +164,7 @@ def test_dispersion_recorder_as_callback_leaves_training_unchanged(videos):
         read_frames=_reader(frames), lr=0.01, batch_size=2, hflip=0.5, seed=0, progress=False
     )
     torch.manual_seed(0)
-    plain = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)
+    plain = build_detector(2, backbone="mobilenet_v3_fpn", **tiny_detector)
     start = {k: v.clone() for k, v in plain.state_dict().items()}
     train_detector(plain, dataset, pool, epochs=2, **options)
 
@@ -178,7 +178,7 @@ def test_dispersion_recorder_as_callback_leaves_training_unchanged(videos):
         seen.append((step, total, model.training))
         recorder(step, total, model)
 
-    recorded = build_detector(2, backbone="mobilenet_v3_fpn", **TINY)
+    recorded = build_detector(2, backbone="mobilenet_v3_fpn", **tiny_detector)
     recorded.load_state_dict(start)
     train_detector(recorded, dataset, pool, epochs=2, callback=callback, **options)
     assert seen == [(1, 2, True), (2, 2, True)]  # 2 labeled frames, batches of 2: a step an epoch
