@@ -107,6 +107,10 @@ def test_weights_that_do_not_match_the_cfg(tiny_darknet, tmp_path: Path):
         DarknetNet.from_files(cfg, odd)
     with pytest.raises(CheckpointError, match="cannot read"):
         DarknetNet.from_files(cfg, tmp_path / "missing.weights")
+    header_only = tmp_path / "header.weights"
+    header_only.write_bytes(data[:18])
+    with pytest.raises(CheckpointError, match=r"header\.weights: 18 bytes, too short"):
+        DarknetNet.from_files(cfg, header_only)
     # a cfg with one convolution without batch norm needs fewer floats than the file holds
     no_bn = tmp_path / "no_bn.cfg"
     no_bn.write_text(cfg.read_text().replace("batch_normalize=1\n", "", 1))

@@ -103,8 +103,9 @@ class FileDetections:
         out = []
         for t in frames:
             if t < 0 or (count is not None and t >= count):
+                valid = "0.." if count is None else f"0..{count - 1}"
                 raise DetectionsFileError(
-                    f"{self.source}: frame {t} of {video_id!r} is outside 0..{count - 1}"
+                    f"{self.source}: frame {t} of {video_id!r} is outside {valid}"
                 )
             out.append(per_frame.get(int(t), empty_detections(self.num_classes)))
         return out

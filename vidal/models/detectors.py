@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypedDict, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 import torch
@@ -194,7 +194,8 @@ class TorchvisionDetector:
 
     @property
     def num_classes(self) -> int:
-        return int(self.model.roi_heads.box_predictor.cls_score.out_features) - 1
+        heads: Any = self.model.roi_heads
+        return int(heads.box_predictor.cls_score.out_features) - 1
 
     def detect_frames(self, frames: np.ndarray) -> list[FrameDetections]:
         """Detections of ``frames (ndarray[N, H, W, 3])`` uint8 RGB, one per frame."""
