@@ -95,6 +95,19 @@ def test_torchvision_adapter_is_detect_frames():
         assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def test_torchvision_adapter_needs_probabilities():
+    from torchvision.models.detection.roi_heads import RoIHeads
+
+    det = _faster_rcnn("mobilenet_v3_fpn")
+    heads = det.model.roi_heads
+    det.model.roi_heads = RoIHeads(  # torchvision's own heads: no probs
+        heads.box_roi_pool, heads.box_head, heads.box_predictor, 0.5, 0.5, 512, 0.25, None,
+        0.0, 0.5, 100,
+    )  # fmt: skip
+    with pytest.raises(VidalError, match="no class probabilities"):
+        det.detect_frames(FRAMES[:1])
+
+
 def test_check_detections_catches_broken_contracts():
     good = {
         "boxes": np.zeros((1, 4), np.float32),

