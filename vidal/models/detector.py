@@ -28,22 +28,37 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torchvision.models import mobilenet_v2
 from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import mobilenet_backbone, resnet_fpn_backbone
 from torchvision.models.detection.roi_heads import RoIHeads
+from torchvision.ops import MultiScaleRoIAlign
 from torchvision.ops import boxes as box_ops
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from vidal.errors import ConfigError
+from vidal.models.mobilenet_v2 import load_mobilenet_v2_features
 
 __all__ = ["BACKBONES", "RoIHeadsWithProbs", "build_detector", "load_detector_weights"]
 
-Backbone = Literal["resnet50_fpn", "mobilenet_v3_fpn"]
-BACKBONES: tuple[str, ...] = ("resnet50_fpn", "mobilenet_v3_fpn")
+Backbone = Literal["resnet50_fpn", "mobilenet_v3_fpn", "mobilenet_v2", "mobilenet_v2_fpn"]
+BACKBONES: tuple[str, ...] = (
+    "resnet50_fpn",
+    "mobilenet_v3_fpn",
+    "mobilenet_v2",
+    "mobilenet_v2_fpn",
+)
 
 # Backbone layers torchvision can train: (all of them, torchvision's default with pretrained weights).
-_TRAINABLE_LAYERS = {"resnet50_fpn": (5, 3), "mobilenet_v3_fpn": (6, 3)}
+_TRAINABLE_LAYERS = {
+    "resnet50_fpn": (5, 3),
+    "mobilenet_v3_fpn": (6, 3),
+    "mobilenet_v2": (6, 3),
+    "mobilenet_v2_fpn": (6, 3),
+}
+# the MobileNet FPN backbones: detector backbone -> torchvision classifier it is cut from
+_MOBILENET_FPN = {"mobilenet_v3_fpn": "mobilenet_v3_large", "mobilenet_v2_fpn": "mobilenet_v2"}
 _PREDICTOR = "roi_heads.box_predictor."
 
 
@@ -159,6 +174,7 @@ def build_detector(
     *,
     backbone: Backbone = "resnet50_fpn",
     weights_path: str | os.PathLike | None = None,
+    backbone_weights: str | os.PathLike | None = None,
     min_size: int = 300,
     max_size: int = 1000,
     trainable_backbone_layers: int | None = None,
@@ -172,40 +188,52 @@ def build_detector(
     """A torchvision Faster R-CNN frame detector whose detections carry class probabilities.
 
     The architecture is torchvision's ``fasterrcnn_resnet50_fpn`` or
-    ``fasterrcnn_mobilenet_v3_large_fpn``, built with the same backbone helpers, with its
-    RoI heads replaced by :class:`RoIHeadsWithProbs`. Frames are resized so their shorter
+    ``fasterrcnn_mobilenet_v3_large_fpn``, built with the same backbone helpers, or the
+    Faster R-CNN on a MobileNetV2 backbone of torchvision's documentation (``mobilenet_v2``:
+    the 1280-channel stride-32 features as the only level, anchors 32..512 at three aspect
+    ratios, 7x7 RoIAlign with sampling ratio 2), or MobileNetV2 under torchvision's MobileNet
+    FPN (``mobilenet_v2_fpn``, built like ``mobilenet_v3_fpn``), with its RoI heads replaced
+    by :class:`RoIHeadsWithProbs`. Frames are resized so their shorter
     side is ``min_size`` (300 px, the thesis' fixed height, Sec. 2.5.1) unless the longer
     side would exceed ``max_size``.
 
     Without weights, every layer trains and uses ordinary batch norm (torchvision's rule
-    for untrained models). With ``weights_path``, batch norm is frozen and
-    ``trainable_backbone_layers`` defaults to 3, as for torchvision's pretrained builders;
+    for untrained models). With ``weights_path`` or ``backbone_weights``, batch norm is
+    frozen and ``trainable_backbone_layers`` defaults to 3, as for torchvision's pretrained builders;
     see :func:`load_detector_weights` for the state dicts it accepts.
 
     Args:
         num_classes: number of object classes ``K`` (e.g. ``VideoDataset.num_classes``);
             the model predicts ``K + 1`` classes with background at index 0, so its labels
             are ``1..K`` (dataset class ``k`` is label ``k + 1``).
-        backbone: ``"resnet50_fpn"`` or ``"mobilenet_v3_fpn"`` (MobileNetV3-Large FPN).
+        backbone: ``"resnet50_fpn"``, ``"mobilenet_v3_fpn"`` (MobileNetV3-Large FPN),
+            ``"mobilenet_v2"`` (torchvision's documented MobileNetV2 recipe; its box head sees
+            1280 x 7 x 7 features, so it costs more per proposal than the FPN ones) or
+            ``"mobilenet_v2_fpn"``.
         weights_path: optional local file with a detector or backbone state dict.
+        backbone_weights: ``mobilenet_v2`` and ``mobilenet_v2_fpn`` only: a local file with
+            ImageNet MobileNetV2 feature weights under any names, mapped by position (see
+            :func:`vidal.models.mobilenet_v2.load_mobilenet_v2_features`); not with
+            ``weights_path``.
         min_size: size of the shorter image side after resizing.
         max_size: largest allowed longer side after resizing.
         trainable_backbone_layers: backbone stages to train, counted from the top
-            (ResNet-50: 0..5, MobileNetV3: 0..6); default all without weights, 3 with.
+            (ResNet-50: 0..5, MobileNet: 0..6); default all without weights, 3 with.
         score_thresh: detections scoring at or below this are dropped (torchvision's
             ``box_score_thresh``).
         nms_thresh: per-class NMS IoU threshold.
         detections_per_img: most detections kept per image.
         anchor_sizes: anchor box sizes in pixels of the resized image, smallest first:
             five for ``resnet50_fpn`` (one per FPN level; torchvision: 32..512), any number
-            for ``mobilenet_v3_fpn`` (all on each of its stride-32 levels; torchvision: 32,
-            64, 128, 256, 512). Objects far smaller than the smallest anchor overlap no anchor
-            well (ResNet-50 FPN's finest level has stride 4, so ``(16, 32, 64, 128, 256)``
-            suits small objects; MobileNetV3's coarse grid suits objects above ~32 px).
+            for ``mobilenet_v3_fpn``/``mobilenet_v2_fpn`` (all on each of their stride-32
+            levels) and ``mobilenet_v2`` (its one level; torchvision: 32, 64, 128, 256,
+            512). Objects far smaller than the smallest anchor overlap no anchor well
+            (ResNet-50 FPN's finest level has stride 4, so ``(16, 32, 64, 128, 256)`` suits
+            small objects; the MobileNets' stride-32 grid suits objects above ~32 px).
             With ``returned_layers``, one size per level, finest first, like ResNet-50 FPN
             (default ``32, 64, ...``). Pretrained RPN weights need the default count.
-        returned_layers: ``mobilenet_v3_fpn`` only: the MobileNetV3 stages (1..5) whose
-            outputs feed the FPN, torchvision's ``returned_layers``. torchvision's ``[4, 5]``
+        returned_layers: ``mobilenet_v3_fpn``/``mobilenet_v2_fpn`` only: the stages (1..5)
+            whose outputs feed the FPN, torchvision's ``returned_layers``. torchvision's ``[4, 5]``
             are both stride 32; ``[2, 3, 4, 5]`` adds stride-8 and stride-16 levels (five
             levels with the pooled one), the grid small objects need.
         **options: further keyword arguments of torchvision's :class:`FasterRCNN`
@@ -229,7 +257,14 @@ def build_detector(
         raise ConfigError(f"unknown backbone {backbone!r}; known backbones: {list(BACKBONES)}")
     if num_classes < 1:
         raise ConfigError(f"num_classes must be >= 1 (foreground classes), got {num_classes}")
-    pretrained = weights_path is not None
+    if backbone_weights is not None and (
+        weights_path is not None or backbone not in ("mobilenet_v2", "mobilenet_v2_fpn")
+    ):
+        raise ConfigError(
+            "backbone_weights is for the mobilenet_v2 backbones, without weights_path; got "
+            f"backbone {backbone!r}" + (" and weights_path" if weights_path is not None else "")
+        )
+    pretrained = weights_path is not None or backbone_weights is not None
     all_layers, pretrained_default = _TRAINABLE_LAYERS[backbone]
     if trainable_backbone_layers is None:
         trainable_backbone_layers = pretrained_default if pretrained else all_layers
@@ -248,12 +283,12 @@ def build_detector(
     if returned_layers is not None:
         returned_layers = sorted({int(k) for k in returned_layers})
         if (
-            backbone != "mobilenet_v3_fpn"
+            backbone not in _MOBILENET_FPN
             or not returned_layers
             or not (1 <= returned_layers[0] and returned_layers[-1] <= 5)
         ):
             raise ConfigError(
-                f"returned_layers: MobileNetV3 stages in 1..5 for mobilenet_v3_fpn only, got "
+                f"returned_layers: MobileNet stages in 1..5 for {list(_MOBILENET_FPN)} only, got "
                 f"{returned_layers} for {backbone}"
             )
     if anchor_sizes is not None:
@@ -288,10 +323,14 @@ def build_detector(
             ratios = ((0.5, 1.0, 2.0),) * len(sizes)
             options["rpn_anchor_generator"] = AnchorGenerator(sizes, ratios)
         model = FasterRCNN(body, num_classes + 1, **options)
+    elif backbone == "mobilenet_v2":
+        model = _mobilenet_v2_detector(
+            num_classes, norm_layer, trainable_backbone_layers, anchor_sizes, options
+        )
     else:
         # as torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn
         body = mobilenet_backbone(
-            backbone_name="mobilenet_v3_large",
+            backbone_name=_MOBILENET_FPN[backbone],
             weights=None,
             fpn=True,
             norm_layer=norm_layer,
@@ -313,7 +352,38 @@ def build_detector(
     model.roi_heads = RoIHeadsWithProbs.from_roi_heads(model.roi_heads)
     if weights_path is not None:
         load_detector_weights(model, weights_path)
+    if backbone_weights is not None:
+        load_mobilenet_v2_features(
+            getattr(model.backbone, "body", model.backbone), backbone_weights
+        )
     return model
+
+
+def _mobilenet_v2_detector(
+    num_classes: int,
+    norm_layer: type[nn.Module],
+    trainable_layers: int,
+    anchor_sizes: Sequence[int] | None,
+    options: dict[str, Any],
+) -> FasterRCNN:
+    """torchvision's documented "Faster R-CNN with a MobileNetV2 backbone", its stages frozen
+    from the bottom as torchvision's MobileNet backbones freeze them."""
+    features = mobilenet_v2(weights=None, norm_layer=norm_layer).features
+    features.out_channels = 1280
+    # stage starts: the stem, each stride-2 block, the last block (torchvision's rule)
+    stages = [0] + [i for i, b in enumerate(features) if getattr(b, "_is_cn", False)]
+    stages.append(len(features) - 1)
+    frozen = len(features) if trainable_layers == 0 else stages[len(stages) - trainable_layers]
+    for block in features[:frozen]:
+        block.requires_grad_(False)
+    sizes = tuple(anchor_sizes or (32, 64, 128, 256, 512))
+    return FasterRCNN(
+        features,
+        num_classes + 1,
+        rpn_anchor_generator=AnchorGenerator((sizes,), ((0.5, 1.0, 2.0),)),
+        box_roi_pool=MultiScaleRoIAlign(["0"], output_size=7, sampling_ratio=2),
+        **options,
+    )
 
 
 def load_detector_weights(model: FasterRCNN, weights_path: str | os.PathLike) -> str:
@@ -367,7 +437,9 @@ def load_detector_weights(model: FasterRCNN, weights_path: str | os.PathLike) ->
     elif any(k.startswith(("body.", "fpn.")) for k in state):
         kind, target, expected_missing = "backbone", model.backbone, set()
     else:
-        kind, target, expected_missing = "classifier", model.backbone.body, set()
+        # MobileNetV2's backbone is its ``features`` sequence itself
+        target = getattr(model.backbone, "body", model.backbone)
+        kind, expected_missing = "classifier", set()
         body_keys = set(target.state_dict())
         # MobileNet's body is its ``features`` sequence; ResNet's keeps the layer names.
         state = {k.removeprefix("features."): v for k, v in state.items()}
