@@ -52,8 +52,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 from torchvision.ops import batched_nms, box_convert, box_iou
-
 from vidal.detection_task import LOW_RES_OPTIONS
+
 from vidal.models.darknet import DarknetNet, decode_yolo, load_darknet_detector
 from vidal.models.detector import build_detector
 from vidal.models.detectors import ImageDetector, TorchvisionDetector
