@@ -27,6 +27,8 @@ __all__ = [
     "check_pool_matches",
     "writable_dir",
     "quote",
+    "add_detector_args",
+    "frozen_detector",
 ]
 
 
@@ -189,3 +191,95 @@ def quote(path: str | os.PathLike) -> str:
     import shlex
 
     return shlex.quote(str(path))
+
+
+def add_detector_args(p: argparse.ArgumentParser) -> None:
+    """``--detector``, ``--detections`` and ``--class-map``: a detector that is not trained here."""
+    p.add_argument(
+        "--detector",
+        metavar="darknet:CFG:WEIGHTS",
+        help="a frozen pretrained detector instead of a checkpoint, e.g. "
+        "darknet:yolo-fastest-1.1-xl.cfg:yolo-fastest-1.1-xl.weights (COCO classes)",
+    )
+    p.add_argument(
+        "--detections",
+        metavar="FILE",
+        help="your own detections instead of a model: a COCO results JSON (entries with "
+        "video_id and 0-based frame), or a folder of MOT det.txt files (<video id>.txt)",
+    )
+    p.add_argument(
+        "--class-map",
+        action="append",
+        default=[],
+        metavar="CLASS=A,B",
+        help="--detector: which detector classes count as a class of yours (repeatable), e.g. "
+        "car=car,truck,bus; default: classes of the same name",
+    )
+    p.add_argument(
+        "--score-thresh",
+        type=float,
+        default=0.05,
+        help="--detector: detections scoring at or below this are dropped (default: 0.05)",
+    )
+
+
+def frozen_detector(args: argparse.Namespace, dataset: Any, device: Any) -> Any:
+    """The detector ``--detector`` or ``--detections`` names, for ``dataset``'s classes.
+
+    Returns:
+        A :class:`~vidal.models.detectors.FrameDetector`, or ``None`` when neither flag is given.
+
+    Raises:
+        ConfigError: both flags, a malformed ``--detector`` or ``--class-map``.
+    """
+    from vidal.errors import ConfigError
+
+    if args.detector and args.detections:
+        raise ConfigError("give --detector or --detections, not both")
+    names = list(dataset.class_names)
+    if args.detector:
+        kind, _, rest = args.detector.partition(":")
+        cfg, _, weights = rest.partition(":")
+        if kind != "darknet" or not cfg or not weights:
+            raise ConfigError(f"--detector must read darknet:CFG:WEIGHTS, got {args.detector!r}")
+        from vidal.models.darknet import load_darknet_detector
+
+        return load_darknet_detector(
+            cfg,
+            weights,
+            class_map=_class_map(args.class_map, names),
+            score_thresh=args.score_thresh,
+            device=device,
+        )
+    if args.detections:
+        return _detections_file(Path(args.detections), dataset)
+    return None
+
+
+def _class_map(pairs: list[str], names: list[str]) -> dict[str, list[str]]:
+    """``["car=car,truck"]`` over the dataset's classes (each class maps to its own name)."""
+    from vidal.errors import ConfigError
+
+    mapping = {name: [name] for name in names}
+    for pair in pairs:
+        target, sep, sources = pair.partition("=")
+        if not sep or target not in mapping or not sources.strip():
+            raise ConfigError(
+                f"--class-map must read CLASS=A,B with CLASS one of {names}, got {pair!r}"
+            )
+        mapping[target] = [s.strip() for s in sources.split(",") if s.strip()]
+    return mapping
+
+
+def _detections_file(path: Path, dataset: Any) -> Any:
+    """A COCO results JSON, or a folder of ``<video id>.txt`` MOT files, for ``dataset``."""
+    from vidal.errors import ConfigError
+    from vidal.models.detection_file import read_coco_results, read_mot_detections
+
+    counts = {v.video_id: v.num_frames for v in dataset}
+    if path.is_dir():
+        files = {v: path / f"{v}.txt" for v in counts if (path / f"{v}.txt").is_file()}
+        if not files:
+            raise ConfigError(f"{path}: no MOT detections file <video id>.txt for any video")
+        return read_mot_detections(files, class_names=dataset.class_names, frame_counts=counts)
+    return read_coco_results(path, class_names=dataset.class_names, frame_counts=counts)

@@ -18,9 +18,17 @@ labeled; they are never selected. It is created empty when the file does not exi
 (``OUT/pool.json`` without ``--pool``). An ``--out`` that holds a round is refused unless
 ``--overwrite`` is given.
 
+A detection round can also take a frozen pretrained detector (``--detector
+darknet:CFG:WEIGHTS``, e.g. the COCO Yolo-Fastest models, with ``--class-map`` to name which
+of its classes count as yours) or your own detections (``--detections``: a COCO results JSON
+or a folder of MOT ``det.txt`` files); every detection selector (tc, entropy_det, margin_det,
+least_confidence_det, random_tr_det) then works on them.
+
 Examples:
     vidal select --videos my_videos/ --selector equidistant --frames 100 \\
         --classes person car --out round1/                                   # first round
+    vidal select --detector darknet:yolo.cfg:yolo.weights --videos road/ --classes car \\
+        --class-map car=car,truck,bus --selector tc --frames 50 --out round1/
     vidal select --checkpoint runs/train/checkpoint.pt --videos my_videos/ --frames 100 --out round2/
     vidal select --checkpoint ck.pt --videos my_videos/ --pool work/pool.json --cost 400 --out round3/
     vidal select --checkpoint ck.pt --format vidal --annotations a.json --split train \\
@@ -30,12 +38,14 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
 
 from vidal._cli.common import (
     add_data_args,
+    add_detector_args,
     add_device_args,
     add_model_size_args,
     check_pool_matches,
@@ -64,6 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--checkpoint",
         help="checkpoint written by `vidal train` (not needed by random, equidistant, random_spaced)",
     )
+    add_detector_args(p)
     add_data_args(
         p,
         format_help="dataset format (default: 'frames' when only --videos is given, else the config's)",
@@ -200,10 +211,12 @@ def _selector(args: argparse.Namespace, cfg: Any) -> tuple[str, dict, Any]:
             f"--video-labels: selector {name!r} chooses no videos for a class label; "
             "use claus or video, or drop --video-labels"
         )
-    if args.checkpoint is None and getattr(selector, "requires", frozenset()):
+    has_model = args.checkpoint or args.detector or args.detections
+    if not has_model and getattr(selector, "requires", frozenset()):
         raise ConfigError(
-            f"selector {name!r} ranks frames by a model's scores: give --checkpoint (a first "
-            "round without a model can use random, equidistant or random_spaced)"
+            f"selector {name!r} ranks frames by a model's scores: give --checkpoint, --detector "
+            "or --detections (a first round without a model can use random, equidistant or "
+            "random_spaced)"
         )
     return name, options, selector
 
@@ -216,8 +229,14 @@ def _config(args: argparse.Namespace) -> Any:
     # out: detection keeps its optical-flow cache in OUT/flows unless the config names one
     overrides = {"device": args.device, "score": score, "out": args.out}
     cfg = config_from_args(args, overrides, name="select")
+    if args.checkpoint and (args.detector or args.detections):
+        from vidal.errors import ConfigError
+
+        raise ConfigError("give one model: --checkpoint, --detector or --detections")
     if args.checkpoint:
         cfg = config_for_checkpoint(cfg, args.checkpoint, args)
+    elif args.detector or args.detections:
+        cfg = dataclasses.replace(cfg, task="detection")
     return cfg
 
 
@@ -271,6 +290,7 @@ def _pool(args: argparse.Namespace, dataset: Any, out: Path) -> tuple[Any, Path,
 # --------------------------------------------------------------------------- score and select
 def _scores(args: argparse.Namespace, cfg: Any, dataset: Any, pool: Any, selector: Any) -> Any:
     """Every unlabeled frame's scores (or, for a score-free selector, only the unreadable videos)."""
+    from vidal._cli.common import frozen_detector
     from vidal.data.check import undecodable
     from vidal.data.store import FrameStore
     from vidal.select.base import FrameScores
@@ -281,7 +301,9 @@ def _scores(args: argparse.Namespace, cfg: Any, dataset: Any, pool: Any, selecto
         todo = [v for v in pool.video_ids if not pool.mask(v).all()]
         return FrameScores(skipped=undecodable(todo, lambda v: store.get(v, [0])))
     task = build_task(cfg, dataset, dataset, progress=not args.no_progress)
-    model = task.load_checkpoint(Path(args.checkpoint))
+    model = frozen_detector(args, dataset, task.device)
+    if model is None:
+        model = task.load_checkpoint(Path(args.checkpoint))
     print(
         f"vidal select: scoring {pool.num_unlabeled} unlabeled frames of {len(dataset)} videos "
         f"on {task.device}",
@@ -380,6 +402,8 @@ def _record(
         "seed": args.seed,
         "task": cfg.task,
         "checkpoint": str(Path(args.checkpoint).resolve()) if args.checkpoint else None,
+        "detector": args.detector,
+        "detections": args.detections,
         "pool": str(pool_path.resolve()),
         "data": {**_absolute(to_dict(cfg.data)), "split": args.split},
         "class_names": class_names,

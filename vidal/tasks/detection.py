@@ -347,7 +347,15 @@ class DetectionTask:
             "seconds": round(time.perf_counter() - t0, 2),
         }
 
-    def _detect(self, model: nn.Module, frames: np.ndarray, indices: Sequence[int]) -> list[dict]:
+    def _detect(
+        self, model: Any, video_id: str, frames: np.ndarray, indices: Sequence[int]
+    ) -> list[dict]:
+        """Detections of ``frames[indices]``: from a Faster R-CNN, or from any
+        :class:`~vidal.models.detectors.FrameDetector` (a frozen Darknet model, a file)."""
+        if hasattr(model, "detect_video"):
+            return model.detect_video(
+                video_id, list(indices), lambda vid, idx: frames[np.asarray(idx)]
+            )
         out: list[dict] = []
         for start in range(0, len(indices), self.detect_batch_size):
             chunk = frames[np.asarray(indices[start : start + self.detect_batch_size])]
@@ -377,7 +385,8 @@ class DetectionTask:
         from tracking import estimate_errors
 
         del seed  # detection, flow and max-flow are deterministic
-        model.eval()
+        if isinstance(model, nn.Module):
+            model.eval()
         todo = [v for v in pool.video_ids if not pool.mask(v).all()]
         names = ("fp", "fn", "least_confidence", "entropy", "margin", "gt_fp", "gt_fn")
         extra: dict[str, dict[str, np.ndarray]] = {name: {} for name in names}
@@ -393,7 +402,7 @@ class DetectionTask:
                     extra[name][vid] = np.zeros(n)
                 continue
             t1 = time.perf_counter()
-            dets = self._detect(model, frames, range(n))
+            dets = self._detect(model, vid, frames, range(n))
             t2 = time.perf_counter()
             flows = self.flows.get_flows(
                 self._flow_key(vid),
@@ -432,7 +441,8 @@ class DetectionTask:
             ``ap_per_class`` and ``num_gt`` by class name, ``num_detections`` (kept after the
             threshold) and ``frames`` evaluated.
         """
-        model.eval()
+        if isinstance(model, nn.Module):
+            model.eval()
         acc = DetectionAPAccumulator(len(self.class_names), protocol=protocol or "voc10")
         frames_seen, kept = 0, 0
         videos = progress_bar(
@@ -440,7 +450,7 @@ class DetectionTask:
         )
         for video, frames in decoded_videos(videos, self.test_frames.frames):
             ts = list(range(0, video.num_frames, self.eval_every))
-            for t, det in zip(ts, self._detect(model, frames, ts), strict=True):
+            for t, det in zip(ts, self._detect(model, video.video_id, frames, ts), strict=True):
                 boxes, labels, scores = postprocess_detections(
                     det["boxes"],
                     det["labels"],
