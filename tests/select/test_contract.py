@@ -31,6 +31,13 @@ DETERMINISTIC = [n for n in NAMES if not getattr(SELECTORS[n], "stochastic", Tru
 LENGTHS = {"v0": 30, "v1": 1, "v2": 17, "v3": 45, "v4": 8, "v5": 60}
 
 
+# per-frame arrays with more than one column (see FrameScores.extra); others are [T] floats
+EXTRA = {
+    "probs": lambda rng, n: rng.dirichlet(np.ones(3), size=n),  # [T, C] class probabilities
+    "embed": lambda rng, n: rng.normal(size=(n, 4)),  # [T, D] frame embeddings
+}
+
+
 def requirements(selector) -> frozenset[str]:
     return getattr(selector, "requires", frozenset({"frames", "features"}))
 
@@ -45,10 +52,11 @@ def make_scores(selector, pool: LabelPool, seed: int = 0) -> FrameScores:
     )
     if "centers" in needs:
         scores.centers = rng.normal(size=(3, 4))
-    for need in needs:
+    for need in sorted(needs):
         if need.startswith("extra:"):
             name = need.split(":", 1)[1]
-            scores.extra[name] = {v: rng.random(n) * 3 for v, n in pool.num_frames.items()}
+            make = EXTRA.get(name, lambda rng, n: rng.random(n) * 3)
+            scores.extra[name] = {v: make(rng, n) for v, n in pool.num_frames.items()}
     return scores
 
 

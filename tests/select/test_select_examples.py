@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import vidal.select
-from vidal.select import _common, apu, baselines, claus
+from vidal.select import _common, apu, balanced, baselines, claus
 
 
 @pytest.mark.parametrize(
-    "module", [vidal.select, _common, apu, baselines, claus], ids=lambda m: m.__name__
+    "module", [vidal.select, _common, apu, balanced, baselines, claus], ids=lambda m: m.__name__
 )
 def test_docstring_examples(module):
     result = doctest.testmod(module, extraglobs={"np": np}, raise_on_error=False, verbose=False)

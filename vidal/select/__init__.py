@@ -29,6 +29,11 @@ from typing import Any
 
 from vidal.errors import ConfigError
 from vidal.select.apu import APUSelector, LocalAPUSelector
+from vidal.select.balanced import (
+    BalancedCLAUSSelector,
+    BalancedKCenterSelector,
+    BalancedSelector,
+)
 from vidal.select.base import FrameScores, Selection, Selector, check_scores
 from vidal.select.baselines import (
     EquidistantSelector,
@@ -56,6 +61,9 @@ __all__ = [
     "APUSelector",
     "LocalAPUSelector",
     "CLAUSSelector",
+    "BalancedSelector",
+    "BalancedKCenterSelector",
+    "BalancedCLAUSSelector",
 ]
 
 SELECTORS: dict[str, Selector] = {
@@ -68,6 +76,9 @@ SELECTORS: dict[str, Selector] = {
     "apu": APUSelector(),
     "apu_local": LocalAPUSelector(),
     "claus": CLAUSSelector(),
+    "balanced": BalancedSelector(),
+    "balanced_kcenter": BalancedKCenterSelector(),
+    "claus_balanced": BalancedCLAUSSelector(),
 }
 
 try:
