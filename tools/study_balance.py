@@ -15,7 +15,7 @@ normalised entropy of its class counts (1 uniform), and the mean entropy score o
 frames picked (what balancing gives up in informativeness). ``--time`` measures the
 solver's time per call instead.
 
-    OMP_NUM_THREADS=1 python tools/study_balance.py --seeds 5 --cycles 6 --budget 200
+    OMP_NUM_THREADS=1 python tools/study_balance.py --seeds 5 --cycles 6 --budget 100 200 500
     OMP_NUM_THREADS=1 python tools/study_balance.py --time --pool 10000 --budget 100 200 500
 """
 
@@ -53,8 +53,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--methods",
         nargs="+",
-        default=["random", "topk", "balanced:0.03", "balanced:0.1", "balanced:1"],
-        help="random, topk, balanced:LAMBDA (hard counts), balanced_soft:LAMBDA (greedy)",
+        default=["random", "topk", "balanced:0.3", "balanced:1", "balanced_hard:1"],
+        help="random, topk, balanced:LAMBDA (soft counts), balanced_hard:LAMBDA, "
+        "balanced_greedy:LAMBDA (soft counts, Algorithm 2's greedy order)",
     )
     p.add_argument("--time", action="store_true", help="time the solvers instead")
     p.add_argument("--repeats", type=int, default=3, help="calls per timing (median)")
@@ -101,10 +102,12 @@ def simulate(pool: LabelPool, video_class: dict[str, int], prior: np.ndarray, ar
 
 def selector_for(method: str):
     name, _, lam = method.partition(":")
-    if name == "balanced":
+    if name == "balanced":  # the default: soft counts, solver auto (LP rounding at 10k)
         return get_selector("balanced", lam=float(lam))
-    if name == "balanced_soft":
-        return get_selector("balanced", lam=float(lam), counts="soft", solver="greedy")
+    if name == "balanced_hard":
+        return get_selector("balanced", lam=float(lam), counts="hard")
+    if name == "balanced_greedy":
+        return get_selector("balanced", lam=float(lam), solver="greedy")
     return get_selector(name)
 
 
@@ -200,7 +203,8 @@ def solver_cases(gain, p, hard, costs, x, labeled, b: int, omega: np.ndarray) ->
             gain, hard, b, omega, lam=1.0, costs=costs, max_cost=4.0 * b
         ),
         "soft, greedy": lambda: pick_balanced(gain, p, b, omega, lam=1.0, solver="greedy"),
-        "soft, milp (30 s limit)": lambda: pick_balanced(gain, p, b, omega, lam=1.0),
+        "soft, lp (auto)": lambda: pick_balanced(gain, p, b, omega, lam=1.0),
+        "soft, milp (30 s limit)": lambda: pick_balanced(gain, p, b, omega, lam=1.0, solver="milp"),
         "kcenter (Alg. 2), D=64": lambda: kcenter_balanced(x, labeled, hard, b, omega, lam=1.0),
     }
 

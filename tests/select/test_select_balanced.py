@@ -12,6 +12,7 @@ from vidal.errors import ConfigError, VidalError
 from vidal.pool import Budget, LabelPool
 from vidal.select import SELECTORS, CLAUSSelector, FrameScores, TopKSelector
 from vidal.select.balanced import (
+    MILP_MAX_ITEMS,
     BalancedCLAUSSelector,
     BalancedKCenterSelector,
     BalancedSelector,
@@ -66,6 +67,10 @@ def test_optimum_equals_exhaustive_search(seed, hard, lam):
             assert pick.gap == 0.0
         if hard:
             assert pick_balanced(gain, probs, count, omega, lam=lam).method == "sorted"
+        # the rounded LP relaxation is feasible and within its stated gap of the optimum
+        pick = pick_balanced(gain, probs, count, omega, lam=lam, solver="lp")
+        assert pick.method == "lp" and len(set(pick.indices.tolist())) == count
+        assert pick.objective - pick.gap - 1e-7 <= best <= pick.objective + 1e-7
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -274,10 +279,26 @@ def test_milp_time_limit_falls_back_with_a_warning():
     n, c = 3000, 24
     probs = rng.dirichlet(np.ones(c), size=n)
     gain = -(probs * np.log(probs)).sum(1)
-    with pytest.warns(UserWarning, match="HiGHS (stopped at|found no solution in)"):
-        pick = pick_balanced(gain, probs, 100, np.full(c, 100 / c), lam=5.0, time_limit=0.05)
-    assert pick.method in ("milp-limit", "greedy") and len(pick.indices) == 100
+    with pytest.warns(UserWarning, match="HiGHS (stopped at|found no integer solution in)"):
+        pick = pick_balanced(
+            gain, probs, 100, np.full(c, 100 / c), lam=5.0, solver="milp", time_limit=0.05
+        )
+    assert pick.method in ("milp-limit", "lp") and len(pick.indices) == 100
     assert pick.gap > 0
+
+
+def test_auto_rounds_the_lp_relaxation_on_large_soft_problems():
+    rng = RNG(1)
+    n, c = MILP_MAX_ITEMS + 500, 24
+    probs = rng.dirichlet(np.ones(c), size=n)
+    gain = -(probs * np.log(probs)).sum(1)
+    omega = np.full(c, 60 / c)
+    pick = pick_balanced(gain, probs, 60, omega, lam=1.0)
+    assert pick.method == "lp" and len(set(pick.indices.tolist())) == 60
+    # within 1 % of the relaxation's bound, and better than Algorithm 2's greedy order
+    assert pick.gap <= 0.01 * abs(pick.objective)
+    greedy = pick_balanced(gain, probs, 60, omega, lam=1.0, solver="greedy")
+    assert pick.objective <= greedy.objective
 
 
 def test_kcenter_balanced_follows_algorithm_2():
@@ -350,12 +371,17 @@ def test_balanced_claus_picks_videos_of_rare_classes_within_cluster_quotas():
     pool, scores, video_class = video_pool()
     budget = Budget(frames=40, videos=6)
     plain = CLAUSSelector(clusters=1)(scores, pool, budget, RNG(3))
-    sel = BalancedCLAUSSelector(lam=5.0, clusters=1)(scores, pool, budget, RNG(3))
+    sel = BalancedCLAUSSelector(lam=5.0, clusters=1, counts="hard")(scores, pool, budget, RNG(3))
     count = lambda s: np.bincount([video_class[v] for v in s.videos], minlength=3).tolist()  # noqa: E731
     assert count(plain) == [6, 0, 0]
     # labeled [1, 0, 0] -> target [1.33, 2.33, 2.33]; only 2 videos of class 2 exist, and
     # [2, 2, 2] ties [1, 3, 2] on L1 (1.33) with class 0's higher scores
     assert count(sel) == [2, 2, 2]
+    # soft rows (0.87 on the video's class): [1, 3, 2] has soft counts [1.2, 2.8, 2.0],
+    # L1 0.93 from the target, [2, 2, 2] has [2, 2, 2], L1 1.33
+    soft = BalancedCLAUSSelector(lam=5.0, clusters=1)(scores, pool, budget, RNG(3))
+    assert count(soft) == [1, 3, 2]
+    assert soft.info["balance"]["l1_to_target"] == pytest.approx(14 / 15)
     assert sel.info["balance"]["labeled_counts"] == [1.0, 0.0, 0.0]
     quota_sel = BalancedCLAUSSelector(lam=5.0, clusters=3)(scores, pool, budget, RNG(3))
     cluster = quota_sel.info["clusters"]

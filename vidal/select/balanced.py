@@ -23,10 +23,14 @@ vector ``z`` in ``{0, 1}^N``:
   ``argmin_i -d_i + lambda || Omega(c) - P^T z - p_i ||_1`` where ``d_i`` is the distance of
   candidate ``i`` to its nearest labeled or already picked item in an embedding space.
 
-``P^T z`` counts the selected classes. With ``counts="hard"`` each row of ``P`` is the
-one-hot predicted class (argmax; the thesis' "Entropy-L1-Pseudo Label", Fig. 4.7): the
-program then separates by class and is solved exactly by sorting (:func:`pick_balanced`);
-with ``counts="soft"`` the rows are the probabilities themselves (Eq. 4.8 as written).
+``P^T z`` counts the selected classes. With ``counts="soft"`` (the default) the rows are
+the probabilities themselves (Eq. 4.8 as written): HiGHS solves the program exactly on up
+to :data:`MILP_MAX_ITEMS` candidates; beyond, its LP relaxation is rounded (within a stated
+gap of the optimum). With ``counts="hard"`` each row is the one-hot predicted class
+(argmax; the thesis' "Entropy-L1-Pseudo Label", Fig. 4.7): the program then separates by
+class and is solved exactly by sorting (:func:`pick_balanced`). On a simulated pool with
+UCF-101-24's imbalance, soft counts balanced the true classes more: among the most
+uncertain frames the argmax says little about the class (``tools/study_balance.py``).
 
 What the selectors read from :class:`~vidal.select.base.FrameScores`:
 
@@ -44,6 +48,7 @@ The same functions pick videos: :class:`BalancedCLAUSSelector` chooses CLAUS's v
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -147,7 +152,8 @@ class BalancedPick:
         objective: the program's cost (:func:`balance_objective`) at the choice.
         method: ``"sorted"`` (exact, by class), ``"milp"`` (HiGHS, optimal),
             ``"milp-limit"`` (HiGHS stopped at the time limit: best found, ``gap`` from the
-            optimum at most), ``"greedy"`` (Algorithm 2's order, no optimality bound).
+            optimum at most), ``"lp"`` (LP relaxation rounded, within ``gap``),
+            ``"greedy"`` (Algorithm 2's order, no optimality bound).
         gap: proven bound on ``objective - optimum`` (0 when optimal, inf when unknown).
     """
 
@@ -317,6 +323,15 @@ def _check_pick_inputs(gain, probs, omega, costs, groups, caps):
     return gain, probs, omega, costs, groups, caps
 
 
+SOLVERS = ("auto", "milp", "lp", "greedy")
+
+MILP_MAX_ITEMS = 1000
+"""With ``solver="auto"`` and probability rows, HiGHS runs the MILP on at most this many
+items (after pruning); beyond, the LP relaxation is rounded (``tools/study_balance.py
+--time``: at 10,000 frames HiGHS finds no integer solution in 30 s, the rounding takes
+about a second)."""
+
+
 def pick_balanced(
     gain: np.ndarray,
     probs: np.ndarray,
@@ -336,11 +351,19 @@ def pick_balanced(
     Items may be frames or videos. Optional side constraints: ``costs^T z <= max_cost``, and
     at most ``group_caps[g]`` items of each group ``g`` (CLAUS's cluster quotas).
 
-    Solvers: ``"auto"`` sorts (exact, :func:`_sorted_pick`) when ``probs`` rows are one-hot
-    and there is no side constraint, else runs ``"milp"``: the program with the L1 term
-    linearised (``C`` auxiliary variables), on the items that can be optimal (the ``b`` best
-    of each set of interchangeable items), by :func:`scipy.optimize.milp` (HiGHS) within
-    ``time_limit`` seconds. ``"greedy"`` takes Algorithm 2's order (no optimality bound).
+    Solvers:
+
+    - ``"milp"``: the program with the L1 term linearised (``C`` auxiliary variables), on
+      the items that can be optimal (the ``b`` best of each set of interchangeable items),
+      by :func:`scipy.optimize.milp` (HiGHS) within ``time_limit`` seconds; optimal unless
+      the limit stops it (a warning then names the proven gap).
+    - ``"lp"``: the same program without integrality (the LP relaxation, HiGHS); the items
+      at 1 are taken and the rest filled in Algorithm 2's order; ``gap`` is the distance to
+      the relaxation's bound, so the result is within ``gap`` of the optimum.
+    - ``"greedy"``: Algorithm 2's order from the start (no bound).
+    - ``"auto"``: sorting (exact, :func:`_sorted_pick`) for one-hot rows without side
+      constraints; ``"milp"`` for one-hot rows with them, and for probability rows on up
+      to :data:`MILP_MAX_ITEMS` items; ``"lp"`` beyond.
 
     Args:
         gain (ndarray[N]): informativeness ``u`` (higher is better).
@@ -352,9 +375,8 @@ def pick_balanced(
         max_cost: most total cost, or None.
         groups (ndarray[N] | None): int group of each item, with ``group_caps (ndarray[G])``.
         group_caps: most items per group.
-        solver: ``"auto"``, ``"milp"`` or ``"greedy"``.
-        time_limit: seconds HiGHS may take; when it stops early the best solution found is
-            returned with a warning naming its proven gap.
+        solver: one of :data:`SOLVERS`.
+        time_limit: seconds HiGHS may take.
 
     Returns:
         :class:`BalancedPick`.
@@ -370,41 +392,120 @@ def pick_balanced(
         >>> pick_balanced(gain, probs, 2, np.array([1.0, 1.0]), lam=1.0).indices.tolist()
         [0, 3]
     """
-    check_option(solver in ("auto", "milp", "greedy"), f"solver={solver!r}: use auto|milp|greedy")
+    check_option(solver in SOLVERS, f"solver={solver!r}: use one of {', '.join(SOLVERS)}")
     check_option(lam >= 0 and math.isfinite(lam), f"lam={lam} must be a finite number >= 0")
     gain, probs, omega, costs, groups, caps = _check_pick_inputs(
         gain, probs, omega, costs, groups, group_caps
     )
     if max_cost is not None and costs is None:
         raise VidalError("max_cost needs costs")
-    count = int(min(count, len(gain)))
-    if count <= 0:
-        return BalancedPick(np.zeros(0, np.int64), 0.0, "sorted", 0.0)
-    plain = max_cost is None and groups is None
-    if solver == "greedy":
-        picks, _ = _greedy(
-            gain, probs, count, omega, lam, costs=costs, max_cost=max_cost, groups=groups, caps=caps
-        )
-        return _result(gain, probs, np.sort(picks), omega, lam, "greedy", math.inf)
-    if solver == "auto" and plain and _is_one_hot(probs):
-        idx = _sorted_pick(gain, probs, count, omega, lam)
-        return _result(gain, probs, idx, omega, lam, "sorted", 0.0)
-    return _milp_pick(gain, probs, count, omega, lam, costs, max_cost, groups, caps, time_limit)
-
-
-def _result(gain, probs, idx, omega, lam, method, gap) -> BalancedPick:
-    obj = balance_objective(gain, probs, idx, omega, lam=lam)
-    return BalancedPick(np.asarray(idx, dtype=np.int64), obj, method, float(gap))
-
-
-def _milp_pick(gain, probs, count, omega, lam, costs, max_cost, groups, caps, time_limit):
-    """The MILP path of :func:`pick_balanced`, with its fallbacks."""
-    keep = _prune(gain, probs, count, costs, groups)
-    costs_k = None if costs is None else costs[keep]
-    groups_k = None if groups is None else groups[keep]
-    c, constraints, integrality, bounds = _program(
-        gain[keep], probs[keep], count, omega, lam, costs_k, max_cost, groups_k, caps
+    costs = None if max_cost is None else costs  # no cost limit: costs play no part
+    problem = _Problem(
+        gain, probs, int(min(count, len(gain))), omega, float(lam), costs, max_cost, groups, caps
     )
+    if problem.count <= 0:
+        return BalancedPick(np.zeros(0, np.int64), 0.0, "sorted", 0.0)
+    if solver == "greedy":
+        return problem.result(np.sort(problem.greedy(np.arange(len(gain)))), "greedy", math.inf)
+    one_hot = _is_one_hot(probs)
+    if solver == "auto" and one_hot and max_cost is None and groups is None:
+        return problem.result(_sorted_pick(gain, probs, problem.count, omega, lam), "sorted", 0.0)
+    keep = _prune(gain, probs, problem.count, costs, groups)
+    if solver == "lp" or (solver == "auto" and not one_hot and len(keep) > MILP_MAX_ITEMS):
+        return _lp_pick(problem, keep)
+    return _milp_pick(problem, keep, time_limit)
+
+
+def _subset(a: np.ndarray | None, items: np.ndarray) -> np.ndarray | None:
+    return None if a is None else a[items]
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One instance of Eq. 4.8 with its side constraints (see :func:`pick_balanced`)."""
+
+    gain: np.ndarray  # [N]
+    probs: np.ndarray  # [N, C]
+    count: int
+    omega: np.ndarray  # [C]
+    lam: float
+    costs: np.ndarray | None  # [N], only with max_cost
+    max_cost: float | None
+    groups: np.ndarray | None  # [N]
+    caps: np.ndarray | None  # [G]
+
+    def program(self, items: np.ndarray):
+        """:func:`_program` on the ``items`` subset."""
+        return _program(
+            self.gain[items],
+            self.probs[items],
+            self.count,
+            self.omega,
+            self.lam,
+            _subset(self.costs, items),
+            self.max_cost,
+            _subset(self.groups, items),
+            self.caps,
+        )
+
+    def greedy(self, items: np.ndarray, taken: np.ndarray | None = None) -> np.ndarray:
+        """Complete ``taken`` (int ``[m]``) to ``count`` items from ``items`` in Algorithm 2's
+        order, under what is left of the limits; the items added, int ``[n]``."""
+        taken = np.zeros(0, np.int64) if taken is None else taken
+        max_cost = None if self.max_cost is None else self.max_cost - self.costs[taken].sum()
+        caps = None
+        if self.caps is not None:
+            caps = self.caps - np.bincount(self.groups[taken], minlength=len(self.caps))
+        picks, _ = _greedy(
+            self.gain[items],
+            self.probs[items],
+            self.count - len(taken),
+            self.omega - self.probs[taken].sum(0),
+            self.lam,
+            costs=_subset(self.costs, items),
+            max_cost=max_cost,
+            groups=_subset(self.groups, items),
+            caps=caps,
+        )
+        return items[picks]
+
+    def result(self, idx: np.ndarray, method: str, gap: float) -> BalancedPick:
+        obj = balance_objective(self.gain, self.probs, idx, self.omega, lam=self.lam)
+        return BalancedPick(np.asarray(idx, dtype=np.int64), obj, method, float(gap))
+
+    def infeasible(self) -> VidalError:
+        caps = None if self.caps is None else self.caps.tolist()
+        return VidalError(
+            f"no {self.count} items meet the constraints (max_cost={self.max_cost}, "
+            f"group caps={caps})"
+        )
+
+
+def _lp_pick(problem: _Problem, keep: np.ndarray) -> BalancedPick:
+    """The LP relaxation of Eq. 4.8 (HiGHS), its items at 1 completed greedily; the gap is
+    to the relaxation's bound."""
+    c, constraints, integrality, bounds = problem.program(keep)
+    res = milp(c, constraints=constraints, integrality=np.zeros_like(integrality), bounds=bounds)
+    if res.status == 2:
+        raise problem.infeasible()
+    if res.x is None:
+        raise VidalError(f"HiGHS could not solve the LP relaxation: {res.message}")
+    at_one = res.x[: len(keep)] > 1 - 1e-9
+    taken = keep[at_one]
+    idx = np.sort(np.r_[taken, problem.greedy(keep[~at_one], taken)])
+    if len(idx) < problem.count:
+        warnings.warn(
+            f"LP rounding found only {len(idx)} of {problem.count} items within the limits; "
+            "taking those (solver='milp' may find a full selection)",
+            stacklevel=4,
+        )
+    pick = problem.result(idx, "lp", 0.0)
+    return dataclasses.replace(pick, gap=max(0.0, pick.objective - float(res.fun)))
+
+
+def _milp_pick(problem: _Problem, keep: np.ndarray, time_limit: float) -> BalancedPick:
+    """Eq. 4.8 by HiGHS's branch and bound; the LP rounding when it finds nothing in time."""
+    c, constraints, integrality, bounds = problem.program(keep)
     res = milp(
         c,
         constraints=constraints,
@@ -413,31 +514,25 @@ def _milp_pick(gain, probs, count, omega, lam, costs, max_cost, groups, caps, ti
         options={"time_limit": float(time_limit)},
     )
     if res.status == 2:
-        raise VidalError(
-            f"no {count} items meet the constraints (max_cost={max_cost}, group caps="
-            f"{None if caps is None else caps.tolist()})"
-        )
+        raise problem.infeasible()
     if res.x is None:
         warnings.warn(
-            f"HiGHS found no solution in {time_limit:g} s ({res.message}); falling back to "
-            "the greedy order of Algorithm 2 (no optimality bound)",
+            f"HiGHS found no integer solution in {time_limit:g} s ({res.message}); falling "
+            "back to the rounded LP relaxation (solver='lp')",
             stacklevel=3,
         )
-        picks, _ = _greedy(
-            gain, probs, count, omega, lam, costs=costs, max_cost=max_cost, groups=groups, caps=caps
-        )
-        return _result(gain, probs, np.sort(picks), omega, lam, "greedy", math.inf)
+        return _lp_pick(problem, keep)
     idx = keep[np.flatnonzero(res.x[: len(keep)] > 0.5)]
     if res.status == 0:
-        return _result(gain, probs, idx, omega, lam, "milp", 0.0)
+        return problem.result(idx, "milp", 0.0)
     gap = float(res.fun - res.mip_dual_bound)
     warnings.warn(
         f"HiGHS stopped at the {time_limit:g} s limit; taking its best selection, within "
         f"{gap:.4g} of the optimum (the result may depend on machine speed: raise time_limit, "
-        "or use counts='hard')",
+        "or use solver='lp')",
         stacklevel=3,
     )
-    return _result(gain, probs, idx, omega, lam, "milp-limit", gap)
+    return problem.result(idx, "milp-limit", gap)
 
 
 def _nearest_distance(x: np.ndarray, ref: np.ndarray, *, block: int = 1 << 22) -> np.ndarray:
@@ -686,10 +781,12 @@ class BalancedSelector:
     Args:
         lam: ``lambda``, score units given up per frame of imbalance (entropy in nats: the
             largest is ``log C``).
-        counts: ``"hard"`` (predicted classes; exact and fast) or ``"soft"`` (the
-            probabilities, Eq. 4.8 as written; a hard MILP at thousands of frames).
+        counts: ``"soft"`` (the probabilities, Eq. 4.8 as written: an uncertain frame
+            counts towards several classes; MILP up to :data:`MILP_MAX_ITEMS` candidates,
+            the rounded LP relaxation beyond) or ``"hard"`` (the predicted class, one-hot:
+            the thesis' "Entropy-L1-Pseudo Label"; solved exactly by sorting).
         target: class proportions to balance towards (default uniform, as in the thesis).
-        solver: ``"auto"``, ``"milp"`` or ``"greedy"`` (:func:`pick_balanced`).
+        solver: one of :data:`SOLVERS` (:func:`pick_balanced`).
         time_limit: seconds HiGHS may take per call.
 
     Example:
@@ -702,7 +799,7 @@ class BalancedSelector:
     """
 
     lam: float = 1.0
-    counts: str = "hard"
+    counts: str = "soft"
     target: tuple[float, ...] | None = None
     solver: str = "auto"
     time_limit: float = 30.0
@@ -712,8 +809,8 @@ class BalancedSelector:
     def __post_init__(self) -> None:
         _check_options(self.lam, self.counts, self.target)
         check_option(
-            self.solver in ("auto", "milp", "greedy"),
-            f"solver={self.solver!r}: use auto|milp|greedy",
+            self.solver in SOLVERS,
+            f"solver={self.solver!r}: use one of {', '.join(SOLVERS)}",
         )
         check_option(self.time_limit > 0, f"time_limit={self.time_limit} must be > 0")
 
@@ -805,7 +902,7 @@ class BalancedKCenterSelector:
     """
 
     lam: float = 1.0
-    counts: str = "hard"
+    counts: str = "soft"
     target: tuple[float, ...] | None = None
     requires: ClassVar[frozenset[str]] = frozenset({"extra:probs", "extra:embed"})
     stochastic: ClassVar[bool] = False
@@ -863,7 +960,7 @@ class BalancedCLAUSSelector(CLAUSSelector):
     """
 
     lam: float = 1.0
-    counts: str = "hard"
+    counts: str = "soft"
     target: tuple[float, ...] | None = None
     time_limit: float = 30.0
     requires: ClassVar[frozenset[str]] = frozenset({"frames", "features", "extra:probs"})
