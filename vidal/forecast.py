@@ -10,7 +10,10 @@ interval by inverting the profile likelihood (Bates & Watts, *Nonlinear Regressi
 law forced through ``(n, T)`` fits the points no worse than
 ``SSE <= SSE_min (1 + F_{1, P-3}(level) / (P - 3))``. Unlike a Wald, delta-method or
 covariance-bootstrap interval it does not linearise the law, so it stays right when
-``n*`` is far from the points (measured coverage: ``tools/study_forecast.py``).
+``n*`` is far from the points: on curves from known laws (``tools/study_forecast.py``,
+200 seeds per setting, targets 2.2-2.5x beyond the last point) the 90 % interval held the
+true ``n*`` in 89-90.5 % of seeds in every setting, where a parametric bootstrap from the
+fit's covariance held it in 43.5 % (the paper's law) to 98 % (mostly unbounded intervals).
 
 A forecast is flagged unreliable, with the reason, when the fit cannot carry it: 3 points
 (no degrees of freedom left for the noise), a flat curve (the law explains no more than a

@@ -710,14 +710,17 @@ def _target(classes: _Classes, picks: int, proportions: tuple[float, ...] | None
     return balance_target(classes.labeled, picks, proportions=proportions)
 
 
-def _warn_inputs(what: str, count: int, rows: np.ndarray, omega: np.ndarray) -> None:
-    """Warn when the budget leaves nothing to balance or a class's target is out of reach."""
+def _warn_inputs(
+    what: str, count: int, rows: np.ndarray, omega: np.ndarray, *, stacklevel: int = 3
+) -> None:
+    """Warn when the budget leaves nothing to balance or a class's target is out of reach
+    (``stacklevel`` 3: the selector's caller)."""
     n = len(rows)
     if n and count >= n:
         warnings.warn(
             f"class-balanced selection: the budget covers all {n} candidate {what}; taking them "
             "all (nothing left to balance)",
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
         return
     short = omega - rows.sum(0)
@@ -727,7 +730,7 @@ def _warn_inputs(what: str, count: int, rows: np.ndarray, omega: np.ndarray) -> 
             f"class-balance target unreachable: classes {classes.tolist()} need "
             f"{np.round(short[classes], 2).tolist()} more {what} than the candidates are "
             "predicted to hold; taking the closest counts (the L1 distance is minimised)",
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 
@@ -986,7 +989,7 @@ class BalancedCLAUSSelector(CLAUSSelector):
         labeled = _Classes(rows, np.bincount(known, minlength=classes).astype(float), "labels")
         count = min(videos_budget, len(candidates))
         omega = _target(labeled, count, self.target)
-        _warn_inputs("videos", count, rows, omega)
+        _warn_inputs("videos", count, rows, omega, stacklevel=4)
         gain = np.array([video_score[v] for v in candidates])
         pick = pick_balanced(
             gain,
