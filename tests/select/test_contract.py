@@ -42,6 +42,14 @@ DETERMINISTIC = [n for n in NAMES if not getattr(CASES[n], "stochastic", True)]
 LENGTHS = {"v0": 30, "v1": 1, "v2": 17, "v3": 45, "v4": 8, "v5": 60}
 
 
+# per-frame arrays with more than one column (see FrameScores.extra); others are [T] floats
+EXTRA = {
+    "probs": lambda rng, n: rng.dirichlet(np.ones(3), size=n),  # [T, C] class probabilities
+    "frame_features": lambda rng, n: rng.normal(size=(n, 4)),  # [T, D] frame features
+    "meta:": lambda rng, n: rng.integers(0, 3, n).astype(np.float64),  # metadata codes
+}
+
+
 def requirements(selector) -> frozenset[str]:
     return getattr(selector, "requires", frozenset({"frames", "features"}))
 
@@ -56,18 +64,13 @@ def make_scores(selector, pool: LabelPool, seed: int = 0) -> FrameScores:
     )
     if "centers" in needs:
         scores.centers = rng.normal(size=(3, 4))
-    for need in needs:
+    for need in sorted(needs):
         if need.startswith("extra:"):
             name = need.split(":", 1)[1]
+            make = EXTRA.get(name, lambda rng, n: rng.random(n) * 3)
             if name.startswith("meta:"):  # categorical codes of a metadata field
-                scores.extra[name] = {
-                    v: rng.integers(0, 3, n).astype(np.float64) for v, n in pool.num_frames.items()
-                }
-            else:
-                shape = {"frame_features": (4,)}.get(name, ())
-                scores.extra[name] = {
-                    v: rng.random((n, *shape)) * 3 for v, n in pool.num_frames.items()
-                }
+                make = EXTRA["meta:"]
+            scores.extra[name] = {v: make(rng, n) for v, n in pool.num_frames.items()}
     if "lookahead" in needs:  # a made-up gain: the batch's summed frame scores
         scores.lookahead = lambda sel: float(
             sum(scores.frames[v][f].sum() for v, f in sel.frames.items())

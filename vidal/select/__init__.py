@@ -32,6 +32,11 @@ from typing import Any
 
 from vidal.errors import ConfigError
 from vidal.select.apu import APUSelector, LocalAPUSelector
+from vidal.select.balanced import (
+    BalancedCLAUSSelector,
+    BalancedKCenterSelector,
+    BalancedSelector,
+)
 from vidal.select.base import FrameScores, Selection, Selector, check_scores
 from vidal.select.baselines import (
     EquidistantSelector,
@@ -70,6 +75,9 @@ __all__ = [
     "CeilingSelector",
     "DispersionSelector",
     "MetadataCycleSelector",
+    "BalancedSelector",
+    "BalancedKCenterSelector",
+    "BalancedCLAUSSelector",
 ]
 
 SELECTORS: dict[str, Selector] = {
@@ -88,6 +96,9 @@ SELECTORS: dict[str, Selector] = {
     **ORACLE_SELECTORS,
     "dispersion": DispersionSelector(),
     "metadata_cycle": MetadataCycleSelector(),
+    "balanced": BalancedSelector(),
+    "balanced_kcenter": BalancedKCenterSelector(),
+    "claus_balanced": BalancedCLAUSSelector(),
 }
 
 try:

@@ -32,7 +32,15 @@ class FrameScores:
         features: video id -> float ``ndarray[D]`` latent feature of the video (for
             clustering in CLAUS), or empty.
         extra: other per-frame arrays a selector may use, by name then video id
-            (e.g. ``extra["fp"][video_id]`` estimated false positives per frame).
+            (e.g. ``extra["fp"][video_id]`` estimated false positives per frame). Names
+            with a meaning fixed across vidal:
+            ``extra["probs"][video_id]`` float ``ndarray[T, C]``: each frame's predicted
+            class probabilities (rows >= 0 summing to 1; one-hot for a hard prediction;
+            the predicted class is the argmax, ties to the lower class);
+            ``extra["labels"][video_id]`` int ``ndarray[T]``: the annotated class of each
+            labeled frame, -1 where unknown or unlabeled;
+            ``extra["frame_features"][video_id]`` float ``ndarray[T, D]``: each frame's embedding.
+            (The class-balanced selectors of :mod:`vidal.select.balanced` read them.)
         centers: optional ``ndarray[K, D]`` cluster centers of the model's clustering head
             (CLAUS uses them to assign videos to clusters; k-means is used when absent).
         skipped: video id -> why it could not be scored (e.g. an undecodable file); the

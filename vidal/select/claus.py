@@ -201,9 +201,12 @@ class CLAUSSelector:
         quota = sizes * videos_budget / n_u if n_u else sizes.astype(np.float64)
         taken = np.zeros(k, dtype=np.int64)
 
+        order, extra = self._video_order(
+            scores, pool, candidates, video_score, labels, np.ceil(quota), videos_budget
+        )
         taker = Taker(pool, budget)
         chosen: list[str] = []
-        for i in sorted(range(n_u), key=lambda i: -video_score[candidates[i]]):
+        for i in order:
             if len(chosen) >= videos_budget or taker.full:
                 break
             c = labels[i]
@@ -224,8 +227,24 @@ class CLAUSSelector:
             "taken": taken.tolist(),
             "clusters": {v: cluster_of[v] for v in chosen},
             "video_scores": {v: video_score[v] for v in chosen},
+            **extra,
         }
         return taker.selection(videos=chosen, info=info)
+
+    def _video_order(
+        self,
+        scores: FrameScores,
+        pool: LabelPool,
+        candidates: list[str],
+        video_score: dict[str, float],
+        labels: np.ndarray,
+        caps: np.ndarray,
+        videos_budget: int,
+    ) -> tuple[list[int], dict]:
+        """Candidate indices in the order videos are tried (best ``V_score`` first), and
+        anything to add to ``Selection.info``; the walk applies the cluster quotas, at most
+        ``caps[c]`` videos from cluster ``c`` (``labels (ndarray[N_U])``)."""
+        return sorted(range(len(candidates)), key=lambda i: -video_score[candidates[i]]), {}
 
     def _clusters(
         self, scores: FrameScores, candidates: list[str], rng: np.random.Generator
