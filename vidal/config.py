@@ -190,12 +190,18 @@ class ScoreConfig:
 
     Args:
         scorer: ``uncertainty`` (ASL Eq. 1 with non-activity suppression), ``entropy``,
-            ``bald``, or for detection ``detection``.
+            ``bald``, ``dispersion`` (label dispersion: no MC passes, the predictions
+            recorded while training), or for detection ``detection``.
         passes: MC-dropout passes R (10 in CLAUS).
         tau: non-activity suppression threshold (0.9).
         stride: frames between consecutive scoring clips (overlaps are averaged).
         flow_cache: detection: folder of the optical-flow cache (default ``<out>/flows``);
             flow depends only on the videos, so runs may share one.
+        dispersion_points: scorer ``dispersion`` (label dispersion, thesis ch. 3): the
+            training steps at which the predictions are recorded (the thesis' T).
+        dispersion_videos: scorer ``dispersion``: the fraction of the videos with an
+            unlabeled frame whose predictions are recorded (drawn per cycle; the others sit
+            out that cycle's selection); recording costs in proportion.
     """
 
     scorer: str = "uncertainty"
@@ -203,11 +209,25 @@ class ScoreConfig:
     tau: float = 0.9
     stride: int = 4
     flow_cache: str | None = None
+    dispersion_points: int = 5
+    dispersion_videos: float = 0.25
 
     def __post_init__(self) -> None:
         _check(self.passes >= 1, "score.passes", self.passes, "must be >= 1")
         _check(0 < self.tau <= 1, "score.tau", self.tau, "must be in (0, 1]")
         _check(self.stride >= 1, "score.stride", self.stride, "must be >= 1")
+        _check(
+            self.dispersion_points >= 2,
+            "score.dispersion_points",
+            self.dispersion_points,
+            "must be >= 2",
+        )
+        _check(
+            0 < self.dispersion_videos <= 1,
+            "score.dispersion_videos",
+            self.dispersion_videos,
+            "must be in (0, 1]",
+        )
 
 
 @dataclass(frozen=True)

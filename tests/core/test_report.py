@@ -117,3 +117,28 @@ def test_report_prints_and_stores_the_statistics(tmp_path, capsys):
     assert "verdict: apu beats random" in out
     stored = json.loads((tmp_path / "report.json").read_text())["statistics"]
     assert stored["vs_reference"]["apu"]["mean"] == pytest.approx(0.1)
+
+
+def test_report_forecasts_the_labels_to_reach_a_target(tmp_path, capsys):
+    # an exact power law 0.2 + 0.01 n^0.5 at 100..900 labeled frames: 0.4 needs 400 frames,
+    # 0.45 needs 625 (inside the range, so the forecast is tight)
+    law = lambda n: 0.2 + 0.01 * n**0.5  # noqa: E731
+    frames = [100, 200, 400, 600, 900]
+    seed = [
+        {"labeled_frames": n, "labeled_fraction": n / 1e4, "metrics": {"m": law(n)}} for n in frames
+    ]
+    long = {"name": "apu", "selector": "apu", "primary_metric": "m", "seeds": {"0": seed}}
+    short = {
+        "name": "random",
+        "selector": "random",
+        "primary_metric": "m",
+        "seeds": {"0": seed[:2]},
+    }
+    (tmp_path / "results.json").write_text(json.dumps({"runs": [long, short]}))
+    assert main(["report", str(tmp_path), "--forecast", "0.45"]) == 0
+    out = capsys.readouterr().out
+    assert "apu: 625 labels to reach 0.45" in out
+    assert "random: cannot forecast" in out
+    stored = json.loads((tmp_path / "report.json").read_text())["forecasts"]
+    assert stored["apu"]["labels"] == pytest.approx(625, rel=1e-3) and "error" in stored["random"]
+    assert (tmp_path / "forecast.png").stat().st_size > 0

@@ -102,7 +102,10 @@ def test_corrupt_video_is_skipped_with_a_warning(tiny, tmp_path, selector):
     assert selection["frames"] and victim.video_id not in selection["frames"]
 
 
-@pytest.mark.parametrize("selector", ["ceiling", "oracle_iou_video", "kcenter", "typicality"])
+@pytest.mark.parametrize(
+    "selector",
+    ["ceiling", "oracle_iou_video", "kcenter", "typicality", "balanced", "metadata_cycle"],
+)
 def test_references_and_cold_start_selectors_in_a_campaign(tiny, tmp_path, selector):
     cfg = _config(tiny, tmp_path / selector, selector)
     options = {"ceiling": {"candidates": 2, "proposers": ["random", "kcenter"]}}
@@ -120,3 +123,23 @@ def test_references_and_cold_start_selectors_in_a_campaign(tiny, tmp_path, selec
         assert [p for p, _ in tried] == ["random", "kcenter"]
         gains = [g for _, g in tried if g is not None]  # None: no metric on this tiny test set
         assert chosen["info"]["gain"] == (max(gains) if gains else None)
+
+
+@pytest.mark.parametrize("selector", ["dispersion", "apu", "claus"])
+def test_label_dispersion_as_the_scorer_of_a_campaign(tiny, tmp_path, selector):
+    """Dispersion recorded while training, used by its own top-k, APU and CLAUS; resumable."""
+    from vidal.loop import load_scores
+
+    cfg = _config(tiny, tmp_path / "run", selector)
+    score = ScoreConfig(scorer="dispersion", dispersion_points=3, dispersion_videos=0.5)
+    cfg = dataclasses.replace(cfg, cycles=2, score=score)
+    results = run_experiment(cfg, progress=False, log=lambda m: None)
+    cycles = results["seeds"]["0"]
+    assert cycles[1]["labeled_frames"] > cycles[0]["labeled_frames"]
+    scores = load_scores(tmp_path / "run" / "seed_0" / "cycle_000" / "scores.npz")
+    recorded = [v for v in scores.frames if v not in scores.skipped]
+    assert recorded and all(
+        ((scores.frames[v] >= 0) & (scores.frames[v] < 1)).all() for v in recorded
+    )
+    chosen = json.loads((tmp_path / "run" / "seed_0" / "cycle_000" / "selection.json").read_text())
+    assert set(chosen["frames"]) <= set(recorded)  # only recorded videos are candidates

@@ -37,6 +37,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--ceiling", help="upper-bound run that measures the headroom (default: an oracle's)"
     )
+    p.add_argument(
+        "--forecast",
+        type=float,
+        metavar="TARGET",
+        help="fit metric = a + b * labels^c to each run's mean curve and forecast the labeled "
+        "frames needed to reach TARGET, with a 90%% interval (drawn in forecast.png)",
+    )
     p.set_defaults(func=run)
 
 
@@ -70,6 +77,52 @@ def run(args: argparse.Namespace) -> int:
     print(f"verdict: {verdict(statistics)}")
     out = Path(args.out) if args.out else Path(args.runs[0]) / "learning_curve.png"
     plot_learning_curves(results, out, metric=args.metric, x=x)
-    atomic_write_json(out.with_name("report.json"), {"runs": results, "statistics": statistics})
+    report = {"runs": results, "statistics": statistics}
+    if args.forecast is not None:
+        report["forecasts"] = _forecasts(results, args.forecast, args.metric, out)
+    atomic_write_json(out.with_name("report.json"), report)
     print(f"plot:   {out}\nreport: {out.with_name('report.json')}")
     return 0
+
+
+def _forecasts(results: list, target: float, metric: str | None, out: Path) -> dict:
+    """Print and draw each run's forecast of the labeled frames needed to reach ``target``."""
+    import dataclasses
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from vidal._io import atomic_write
+    from vidal.forecast import ForecastError, fit_power_law, forecast_labels, plot_forecast
+
+    metric = metric or results[0]["primary_metric"]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    found: dict[str, dict] = {}
+    print(f"\nforecast: labeled frames to reach {metric} = {target:g}")
+    for r in results:
+        runs = list(r["seeds"].values())
+        k = min(len(c) for c in runs)
+        n = [np.mean([c[i]["labeled_frames"] for c in runs]) for i in range(k)]
+        acc = [np.nanmean([np.nan if c[i]["metrics"].get(metric) is None else c[i]["metrics"][metric] for c in runs]) for i in range(k)]  # fmt: skip
+        try:
+            fit = fit_power_law(n, acc)
+        except ForecastError as e:
+            print(f"  {r['name']}: cannot forecast: {e}")
+            found[r["name"]] = {"error": str(e)}
+            continue
+        forecast = forecast_labels(fit, target)
+        print(f"  {r['name']}: {forecast.describe()}")
+        found[r["name"]] = {**dataclasses.asdict(forecast), "law": dataclasses.asdict(fit.law)}
+        plot_forecast(ax, fit, forecast, label=r["name"])
+    ax.set_xlabel("labeled frames")
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_write(out.with_name("forecast.png"), lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+    print(f"forecast plot: {out.with_name('forecast.png')}")
+    return found

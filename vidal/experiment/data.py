@@ -24,6 +24,7 @@ def synthetic_dataset(data: Any, *, progress: bool = True) -> Path:
     """The ``annotations.json`` of the synthetic dataset ``data`` (a DataConfig) names, drawn
     when its folder holds none or one drawn with other settings."""
     from vidal.data.synth import SynthConfig, make_dataset
+    from vidal.data.synth._dataset import FORMAT_VERSION
 
     root = Path(os.path.expanduser(data.synth_dir))
     ann = root / "annotations.json"
@@ -31,11 +32,13 @@ def synthetic_dataset(data: Any, *, progress: bool = True) -> Path:
     stamp = root / "synth.json"
     if ann.exists() and stamp.exists():
         try:
-            saved = json.loads(stamp.read_text()).get("config", {})
+            saved = json.loads(stamp.read_text())
         except json.JSONDecodeError:
             saved = {}
-        # every setting, so a dataset from an older generator (other defaults) is redrawn
-        if saved == dataclasses.asdict(synth):
+        # every setting and the generator's format, so an older dataset is redrawn
+        if saved.get("config") == dataclasses.asdict(synth) and (
+            saved.get("format_version") == FORMAT_VERSION
+        ):
             return ann
     return make_dataset(root, synth, progress=progress)
 

@@ -500,6 +500,9 @@ class ActionModel(nn.Module):
         #: what continues training exactly where it stopped (optimiser moments, the clip
         #: sampler's and torch's random states); set by :func:`train_action_model`
         self.train_state: dict | None = None
+        #: predictions recorded during the last training run for label dispersion: video id
+        #: -> int64 ``Tensor[P, T]`` frame labels at ``P`` points (see vidal.scoring.dispersion)
+        self.recorded: dict[str, Tensor] | None = None
 
     @property
     def config(self) -> ActionDetectorConfig:
@@ -533,6 +536,8 @@ def save_action_checkpoint(
     }
     if train_state and model.train_state is not None:
         state["train_state"] = model.train_state
+    if model.recorded is not None:
+        state["recorded"] = model.recorded
     return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
@@ -569,6 +574,7 @@ def load_action_checkpoint(
     model.clusters_initialised = bool(state["clusters_initialised"])
     model.steps_trained = int(state.get("steps_trained", 0))
     model.train_state = state.get("train_state")
+    model.recorded = state.get("recorded")
     return model
 
 

@@ -24,7 +24,7 @@ from vidal._progress import progress_bar
 from vidal.data.annotations import VideoDataset
 from vidal.data.check import decoded_videos, undecodable
 from vidal.data.store import FrameStore
-from vidal.errors import ConfigError, DecodeError
+from vidal.errors import ConfigError, DecodeError, VidalError
 from vidal.metrics.localization import LocalizationAccumulator
 from vidal.models.action import (
     ActionDetectorConfig,
@@ -96,12 +96,13 @@ def predict_video(
         label: the class whose poses the decoder sees in every clip; default each clip's
             predicted class (the papers' inference). Giving the true class measures
             localization apart from classification.
-        with_features: also return each frame's latent feature, the mean of those of the
-            clips that cover it.
+        with_features: also return each frame's latent feature and class scores, the mean
+            of those of the clips that cover it.
 
     Returns:
         ``probs (ndarray[T, H, W])`` float32 and ``class_scores (ndarray[K])``, and with
-        ``with_features`` ``features (ndarray[T, D])`` float32.
+        ``with_features`` ``features (ndarray[T, D])`` and ``frame_classes (ndarray[T, K])``
+        float32.
     """
     model.eval().to(device)
     n = len(frames)
@@ -110,6 +111,7 @@ def predict_video(
     counts = np.zeros(n, dtype=np.float32)
     class_scores = []
     features = np.zeros((n, model.detector.feature_dim), dtype=np.float32)
+    frame_classes = np.zeros((n, model.config.num_classes), dtype=np.float32)
     for b in range(0, len(starts), batch_size):
         chunk = starts[b : b + batch_size]
         idx = [np.arange(s, s + clip_len).clip(max=n - 1) for s in chunk]
@@ -118,15 +120,18 @@ def predict_video(
         out = model.detector(clips, labels=labels)
         p = torch.sigmoid(out.logits).float().cpu().numpy()  # [B, L, H, W]
         f = out.features.float().cpu().numpy()  # [B, D]
-        for i, pi, fi in zip(idx, p, f, strict=True):
+        c = out.class_scores.float().cpu().numpy()  # [B, K]
+        for i, pi, fi, ci in zip(idx, p, f, c, strict=True):
             np.add.at(probs, i, pi)
             np.add.at(counts, i, 1.0)
             np.add.at(features, i, fi)
-        class_scores.append(out.class_scores.float().cpu().numpy())
+            np.add.at(frame_classes, i, ci)
+        class_scores.append(c)
     probs /= np.maximum(counts, 1)[:, None, None]
     class_mean = np.concatenate(class_scores).mean(axis=0)
     if with_features:
-        return probs, class_mean, features / np.maximum(counts, 1)[:, None]
+        per = np.maximum(counts, 1)[:, None]
+        return probs, class_mean, features / per, frame_classes / per
     return probs, class_mean
 
 
@@ -138,7 +143,10 @@ class ActionTask:
         test_set: videos to evaluate on.
         model_config: the detector's settings (``num_classes`` must match the dataset).
         train_config: training settings (loss, steps, clip size).
-        scorer: per-frame scorer name (``uncertainty``, ``entropy``, ``bald``).
+        scorer: per-frame scorer name (``uncertainty``, ``entropy``, ``bald``), or
+            ``dispersion``: label dispersion (Zolfaghari Bengar, thesis ch. 3), recorded while
+            training at ``dispersion_points`` steps over ``dispersion_videos`` of the videos
+            with an unlabeled frame; scoring then runs no MC-dropout passes.
         scorer_options: options of the scorer (e.g. ``tau`` of non-activity suppression).
         passes: MC-dropout passes R.
         score_stride: frames between scoring clips (overlapping clips are averaged).
@@ -160,6 +168,8 @@ class ActionTask:
         scorer_options: dict | None = None,
         passes: int = 8,
         score_stride: int = 4,
+        dispersion_points: int = 5,
+        dispersion_videos: float = 0.25,
         device: torch.device | str = "cpu",
         i3d_weights: str | None = None,
         weights: str | None = None,
@@ -169,7 +179,11 @@ class ActionTask:
         self.train_set, self.test_set = train_set, test_set
         self.model_config = model_config
         self.train_config = train_config
-        self.scorer = get_scorer(scorer, **(scorer_options or {}))
+        self.scorer_name = scorer
+        self.scorer = (
+            None if scorer == "dispersion" else get_scorer(scorer, **(scorer_options or {}))
+        )
+        self.dispersion_points, self.dispersion_videos = dispersion_points, dispersion_videos
         self.passes, self.score_stride = passes, score_stride
         self.device = torch.device(device)
         self.i3d_weights, self.weights = i3d_weights, weights
@@ -221,9 +235,11 @@ class ActionTask:
     def train(
         self, model: ActionModel, pool: LabelPool, *, seed: int, resume: bool = False
     ) -> dict:
-        """Train in place (``resume``: continue exactly from ``model.train_state``)."""
+        """Train in place (``resume``: continue exactly from ``model.train_state``); with the
+        ``dispersion`` scorer, the predictions recorded on the way stay in ``model.recorded``."""
         self._skip_undecodable(pool)
-        return train_action_model(
+        recorder = self._recorder(pool, seed) if self.scorer_name == "dispersion" else None
+        stats = train_action_model(
             model,
             self.train_set,
             pool,
@@ -233,7 +249,35 @@ class ActionTask:
             seed=seed,
             progress=self.progress,
             resume=resume,
+            callback=recorder,
         )
+        if recorder is not None and recorder.history:
+            model.recorded = {
+                vid: torch.from_numpy(np.stack([p.frames[vid] for p in recorder.history]))
+                for vid in recorder.history[0].frames
+            }
+        return stats
+
+    def _recorder(self, pool: LabelPool, seed: int) -> Any:
+        """A recorder of the predictions on a random ``dispersion_videos`` of the videos
+        with an unlabeled frame (label dispersion, :mod:`vidal.scoring.dispersion`)."""
+        from vidal.scoring.dispersion import ActionPredictor, DispersionRecorder
+
+        todo = sorted(v for v in pool.video_ids if not pool.mask(v).all())
+        rng = np.random.default_rng(seed)
+        count = max(1, int(round(self.dispersion_videos * len(todo)))) if todo else 0
+        chosen = sorted(rng.choice(todo, size=count, replace=False).tolist()) if todo else []
+
+        def load(video_id: str) -> torch.Tensor:
+            return clip_to_tensor(self.train_store.frames(video_id))
+
+        predictor = ActionPredictor(
+            load,
+            {v: pool.num_frames[v] for v in chosen},
+            clip_len=self.train_config.clip_len,
+            device=self.device,
+        )
+        return DispersionRecorder(predictor, points=self.dispersion_points)
 
     def _skip_undecodable(self, pool: LabelPool) -> None:
         """Decode every labeled video once; a corrupt one is skipped with a warning naming it."""
@@ -249,6 +293,8 @@ class ActionTask:
         return undecodable(todo, self.train_store.frames)
 
     def score(self, model: ActionModel, pool: LabelPool, *, seed: int) -> FrameScores:
+        if self.scorer_name == "dispersion":
+            return self._dispersion_scores(model, pool)
         torch.manual_seed(seed)
         todo = {v: n for v, n in pool.num_frames.items() if not pool.mask(v).all()}
 
@@ -269,34 +315,70 @@ class ActionTask:
         )
         if model.clusters_initialised:
             scores.centers = model.clustering.centers.detach().cpu().numpy().astype(np.float64)
-        self._add_frame_extras(model, scores, [v for v in todo if v not in scores.skipped])
+        self._add_frame_extras(model, scores, [v for v in todo if v not in scores.skipped], pool)
         return scores
 
-    def _add_frame_extras(self, model: ActionModel, scores: FrameScores, video_ids: list) -> None:
-        """One deterministic pass more per video: each frame's latent feature
-        (``extra["frame_features"]``, ``[T, D]``, for k-center and typicality) and, where the
-        dataset has ground truth, the model's true error ``1 - IoU`` (``extra["gt_error"]``,
-        ``[T]``, for the oracle selectors; a simulated campaign knows the truth)."""
+    def _dispersion_scores(self, model: ActionModel, pool: LabelPool) -> FrameScores:
+        """Label dispersion of the predictions recorded in the last training (Eq. 3.1) as the
+        frame scores; the videos not recorded sit out (``skipped``); per-video features are
+        the mean of the frames' latent features (for CLAUS)."""
+        from vidal.scoring.dispersion import label_dispersion
+
+        if not model.recorded:
+            raise VidalError(
+                "the dispersion scorer needs the predictions recorded while training this "
+                "cycle's model; train it with this task (its checkpoint keeps them)"
+            )
+        scores = FrameScores()
+        for vid, labels in model.recorded.items():
+            scores.frames[vid] = label_dispersion(labels.numpy())
+        for vid in pool.video_ids:
+            if vid not in scores.frames and not pool.mask(vid).all():
+                scores.skipped[vid] = "not among the videos whose label dispersion was recorded"
+        scores.extra["dispersion"] = dict(scores.frames)
+        self._add_frame_extras(model, scores, sorted(scores.frames), pool)
+        scores.features = {v: f.mean(axis=0) for v, f in scores.extra["frame_features"].items()}
+        return scores
+
+    def _add_frame_extras(
+        self, model: ActionModel, scores: FrameScores, video_ids: list, pool: LabelPool
+    ) -> None:
+        """One deterministic pass more per video, for the selectors beyond uncertainty:
+
+        - ``extra["frame_features"]`` ``[T, D]``: each frame's latent feature (k-center,
+          typicality, class-balanced k-center);
+        - ``extra["probs"]`` ``[T, K]``: each frame's class probabilities (the class capsules'
+          activations normalised to sum 1; class-balanced selection), and ``extra["labels"]``
+          ``[T]``: the class of each labeled frame (the video's; -1 elsewhere);
+        - ``extra["gt_error"]`` ``[T]``: where the dataset has ground truth, the model's true
+          error ``1 - IoU`` (the oracle selectors; a simulated campaign knows the truth);
+        - ``extra["meta:<field>"]``: the videos' metadata codes (metadata cycling).
+        """
         from vidal.metrics.localization import frame_ious
+        from vidal.select.metadata import attach_metadata
 
         annotated = any(v.tubes for v in self.train_set)
-        features: dict[str, np.ndarray] = {}
-        errors: dict[str, np.ndarray] = {}
+        names = ("frame_features", "probs", "labels", *(("gt_error",) if annotated else ()))
+        extra: dict[str, dict[str, np.ndarray]] = {name: {} for name in names}
         for vid in video_ids:
-            frames = self.train_store.frames(vid)
-            probs, _, feats = predict_video(
+            probs, _, feats, classes = predict_video(
                 model,
-                frames,
+                self.train_store.frames(vid),
                 clip_len=self.train_config.clip_len,
                 device=self.device,
                 with_features=True,
             )
-            features[vid] = feats.astype(np.float64)
+            extra["frame_features"][vid] = feats.astype(np.float64)
+            total = classes.sum(axis=1, keepdims=True)
+            extra["probs"][vid] = np.where(
+                total > 0, classes / np.maximum(total, 1e-12), 1.0 / classes.shape[1]
+            )
+            known = video_class(self.train_set[vid])
+            extra["labels"][vid] = np.where(pool.mask(vid), known, -1).astype(np.float64)
             if annotated:
-                errors[vid] = 1.0 - frame_ious(probs, self.train_set[vid])
-        scores.extra["frame_features"] = features
-        if annotated:
-            scores.extra["gt_error"] = errors
+                extra["gt_error"][vid] = 1.0 - frame_ious(probs, self.train_set[vid])
+        scores.extra.update(extra)
+        attach_metadata(scores, self.train_set.subset(video_ids) if video_ids else self.train_set)
 
     def lookahead(
         self, model: ActionModel, pool: LabelPool, *, seed: int, steps: int = 30
@@ -457,9 +539,10 @@ def check_action_config(cfg: Any) -> None:
         raise ConfigError(
             f"train.loss={cfg.train.loss!r} unknown; known losses: {sorted(LOCALIZATION_LOSSES)}"
         )
-    if cfg.score.scorer not in SCORERS:
+    if cfg.score.scorer not in SCORERS and cfg.score.scorer != "dispersion":
         raise ConfigError(
-            f"score.scorer={cfg.score.scorer!r} unknown; known scorers: {sorted(SCORERS)}"
+            f"score.scorer={cfg.score.scorer!r} unknown; known scorers: "
+            f"{sorted([*SCORERS, 'dispersion'])}"
         )
     if cfg.model.clip_len % 4:
         raise ConfigError(f"model.clip_len={cfg.model.clip_len} must be a multiple of 4")
@@ -505,6 +588,8 @@ def build_action_task(
         scorer_options={"tau": cfg.score.tau} if cfg.score.scorer == "uncertainty" else {},
         passes=cfg.score.passes,
         score_stride=cfg.score.stride,
+        dispersion_points=cfg.score.dispersion_points,
+        dispersion_videos=cfg.score.dispersion_videos,
         device=device,
         i3d_weights=cfg.model.i3d_weights,
         weights=None if cfg.model.weights is None else os.path.expanduser(cfg.model.weights),

@@ -31,6 +31,13 @@ ANNOTATION_FILES = {
 }
 
 
+#: The scene facts each video's annotation carries as metadata (metadata cycling reads them).
+METADATA_FIELDS = ("condition", "camera", "background", "jam")
+#: Bumped when what a dataset holds changes for the same config (2: video metadata), so that
+#: caches of an older generator are drawn again.
+FORMAT_VERSION = 2
+
+
 @dataclass
 class SynthVideo:
     """One rendered video held in memory.
@@ -146,6 +153,7 @@ def render_video(
         path=None,
     )
     meta = {"condition": plan.condition, **meta}
+    annotation.metadata = {k: meta[k] for k in METADATA_FIELDS if k in meta}
     return SynthVideo(
         frames=frames, annotation=annotation, visibility=visibility, plan=plan, meta=meta
     )
@@ -223,6 +231,7 @@ def make_dataset(
     )
     description = {
         "generator": "vidal synth",
+        "format_version": FORMAT_VERSION,
         "config": dataclasses.asdict(config),
         "layout": config.layout,
         "annotations": ANNOTATION_FILES[config.layout],
