@@ -339,7 +339,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        return from_dict(tp, value, where=where)
+        return from_dict(tp, value, where=where)  # type: ignore[arg-type]
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
@@ -347,9 +347,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return _convert(args[0], value, where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            value = [value]
-        args = typing.get_args(tp)
-        inner = args[0]
+            value = [value]  # type: ignore[assignment]
+        inner = typing.get_args(tp)[0]
         return tuple(_convert(inner, v, where) for v in value)
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -376,10 +375,10 @@ def from_dict(cls: type, obj: dict, *, where: str = "config") -> Any:
     unknown = sorted(set(obj) - set(names))
     if unknown:
         near = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
-        hints = "; ".join(f"{k!r}: did you mean {m[0]!r}?" for k, m in near.items() if m)
+        suggest = "; ".join(f"{k!r}: did you mean {m[0]!r}?" for k, m in near.items() if m)
         raise ConfigError(
             f"{where}: unknown key(s) {unknown}"
-            + (f" ({hints})" if hints else "")
+            + (f" ({suggest})" if suggest else "")
             + f"; known keys: {names}"
         )
     kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in obj.items()}

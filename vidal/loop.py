@@ -92,7 +92,7 @@ def save_scores(path: Path, scores: FrameScores) -> None:
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
     atomic_write(path, write)
 
@@ -291,8 +291,8 @@ class ActiveLoop:
             save_scores(scores_path, scores)
         else:  # random, equidistant, ...: no model pass, only the videos to leave out
             scores = FrameScores(skipped=self.task.unreadable(self.pool))
-        if requires is not True and "lookahead" in requires:  # the ceiling trains candidates
-            scores.lookahead = self.task.lookahead(
+        if isinstance(requires, frozenset) and "lookahead" in requires:  # the ceiling
+            scores.lookahead = self.task.lookahead(  # type: ignore[attr-defined]
                 model, self.pool, seed=seeding.seed(self.seed, k, LOOKAHEAD)
             )
         return scores

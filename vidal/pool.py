@@ -71,7 +71,8 @@ class LabelPool:
 
     Example:
         >>> pool = LabelPool({"a": 5, "b": 3})
-        >>> pool.add_frames("a", [0, 4])
+        >>> pool.add_frames("a", [0, 4])  # returns the cost added
+        4.0
         >>> pool.labeled_frames("a").tolist(), pool.num_labeled, pool.spent
         ([0, 4], 2, 4.0)
     """

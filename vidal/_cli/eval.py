@@ -103,7 +103,7 @@ def _evaluate(args: argparse.Namespace, cfg: Any, test_set: Any, protocol: str) 
 
     if args.true_class and cfg.task != "action":
         raise ConfigError("--true-class is for action localization; this is a detection checkpoint")
-    task = build_task(cfg, test_set, test_set, progress=not args.no_progress)
+    task: Any = build_task(cfg, test_set, test_set, progress=not args.no_progress)
     model = task.load_checkpoint(Path(args.checkpoint))
     report: dict[str, Any] = {"checkpoint": str(args.checkpoint), "task": cfg.task}
     if cfg.task == "action":

@@ -212,7 +212,7 @@ def _selector(args: argparse.Namespace, cfg: Any) -> tuple[str, dict, Any]:
             "use claus or video, or drop --video-labels"
         )
     has_model = args.checkpoint or args.detector or args.detections
-    if not has_model and getattr(selector, "requires", frozenset()):
+    if not has_model and getattr(selector, "requires", None):
         raise ConfigError(
             f"selector {name!r} ranks frames by a model's scores: give --checkpoint, --detector "
             "or --detections (a first round without a model can use random, equidistant or "

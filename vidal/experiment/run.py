@@ -71,7 +71,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, log: Any = p
             budget=cfg.budget,
             cycles=cfg.cycles,
             seed=seed,
-            log=lambda msg, s=seed: log(f"[{cfg.name}] seed {s}: {msg}"),
+            log=_prefixed(log, f"[{cfg.name}] seed {seed}: "),
         )
         per_seed[str(seed)] = loop.run()
     results = {
@@ -84,6 +84,15 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, log: Any = p
     atomic_write_json(out / "results.json", results)
     plot_learning_curves([results], out / "learning_curve.png")
     return results
+
+
+def _prefixed(log: Any, prefix: str) -> Any:
+    """``log`` with ``prefix`` before every line."""
+
+    def write(msg: str) -> None:
+        log(prefix + msg)
+
+    return write
 
 
 def compare_selectors(

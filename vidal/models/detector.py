@@ -341,7 +341,7 @@ def build_detector(
             levels = (tuple(anchor_sizes or (32, 64, 128, 256, 512)),) * 3
         else:
             per_level = anchor_sizes or tuple(32 * 2**i for i in range(len(returned_layers) + 1))
-            levels = tuple((a,) for a in per_level)
+            levels = tuple((a,) for a in per_level)  # type: ignore[assignment]
         aspect_ratios = ((0.5, 1.0, 2.0),) * len(levels)
         model = FasterRCNN(
             body,

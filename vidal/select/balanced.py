@@ -452,9 +452,11 @@ class _Problem:
         """Complete ``taken`` (int ``[m]``) to ``count`` items from ``items`` in Algorithm 2's
         order, under what is left of the limits; the items added, int ``[n]``."""
         taken = np.zeros(0, np.int64) if taken is None else taken
-        max_cost = None if self.max_cost is None else self.max_cost - self.costs[taken].sum()
+        max_cost = None
+        if self.max_cost is not None and self.costs is not None:
+            max_cost = self.max_cost - self.costs[taken].sum()
         caps = None
-        if self.caps is not None:
+        if self.caps is not None and self.groups is not None:
             caps = self.caps - np.bincount(self.groups[taken], minlength=len(self.caps))
         picks, _ = _greedy(
             self.gain[items],
@@ -707,7 +709,8 @@ def _target(classes: _Classes, picks: int, proportions: tuple[float, ...] | None
     c = classes.rows.shape[1]
     if proportions is not None and len(proportions) != c:
         raise VidalError(f"target has {len(proportions)} class proportions, the probs have {c}")
-    return balance_target(classes.labeled, picks, proportions=proportions)
+    shares = None if proportions is None else np.asarray(proportions, dtype=np.float64)
+    return balance_target(classes.labeled, picks, proportions=shares)
 
 
 def _warn_inputs(
@@ -740,7 +743,7 @@ def _check_options(lam: float, counts: str, target: tuple[float, ...] | None) ->
     if target is not None:
         t = np.asarray(target, dtype=np.float64)
         check_option(
-            t.ndim == 1 and np.isfinite(t).all() and (t >= 0).all() and t.sum() > 0,
+            bool(t.ndim == 1 and np.isfinite(t).all() and (t >= 0).all() and t.sum() > 0),
             f"target={target!r} must be non-negative class proportions, not all 0",
         )
 

@@ -51,7 +51,9 @@ def _frame_table(
             )
         if not np.isfinite(f).all():
             raise VidalError(f"frame features of video {v!r} are not finite")
-        vi.append(np.full(len(f), i)), fr.append(np.arange(len(f))), fs.append(f)
+        vi.append(np.full(len(f), i))
+        fr.append(np.arange(len(f)))
+        fs.append(f)
     if not ids:
         return ids, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 1))
     return ids, np.concatenate(vi), np.concatenate(fr), np.concatenate(fs)

@@ -305,7 +305,7 @@ class ActionTask:
             todo, load, clip_len=self.train_config.clip_len, stride=self.score_stride
         )
         scores = score_dataset(
-            model.detector,
+            model.detector,  # type: ignore[arg-type]
             videos,
             passes=self.passes,
             scorer=self.scorer,

@@ -109,7 +109,7 @@ def write_vidal(dataset: VideoDataset, path: str | os.PathLike, *, lines: bool =
 
 def _savez(tmp: str, arrays: dict[str, np.ndarray]) -> None:
     with open(tmp, "wb") as f:
-        np.savez_compressed(f, **arrays)
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
 
 def read_vidal(path: str | os.PathLike, *, clip_boxes: bool = False) -> VideoDataset:
@@ -135,7 +135,7 @@ def read_vidal(path: str | os.PathLike, *, clip_boxes: bool = False) -> VideoDat
             header, videos = rows[0], rows[1:]
         else:
             header = json.loads(text)
-            videos = header.get("videos", []) if isinstance(header, dict) else None
+            videos = header.get("videos", []) if isinstance(header, dict) else None  # type: ignore[assignment]
     except json.JSONDecodeError as e:
         raise AnnotationError(f"{path}: not valid JSON: {e}") from e
     if not isinstance(header, dict) or header.get("format") != "vidal" or videos is None:
