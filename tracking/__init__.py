@@ -20,6 +20,8 @@ Example:
 
 from .errors import TrackingError
 from .flow import (
+    DEFAULT_DIS_PRESET,
+    DIS_PRESETS,
     FLOW_METHODS,
     DISFlow,
     FarnebackFlow,
@@ -41,6 +43,8 @@ from .link import Candidates, Detections, find_candidates, link_detections
 from .propagate import PROPAGATION_MODES, Propagation, propagate_boxes, propagate_detections
 
 __all__ = [
+    "DEFAULT_DIS_PRESET",
+    "DIS_PRESETS",
     "FLOW_METHODS",
     "PROPAGATION_MODES",
     "Candidates",
