@@ -23,6 +23,7 @@ from .flow import (
     DEFAULT_DIS_PRESET,
     DIS_PRESETS,
     FLOW_METHODS,
+    FLOW_SHORT_SIDE,
     DISFlow,
     FarnebackFlow,
     FlowCache,
@@ -31,6 +32,7 @@ from .flow import (
     RAFTFlow,
     compute_flows,
     get_flow_method,
+    resolve_scale,
 )
 from .graph import (
     CoherenceResult,
@@ -46,6 +48,7 @@ __all__ = [
     "DEFAULT_DIS_PRESET",
     "DIS_PRESETS",
     "FLOW_METHODS",
+    "FLOW_SHORT_SIDE",
     "PROPAGATION_MODES",
     "Candidates",
     "CoherenceResult",
@@ -66,6 +69,7 @@ __all__ = [
     "link_detections",
     "propagate_boxes",
     "propagate_detections",
+    "resolve_scale",
     "solve_coherence",
     "thesis_unaries",
 ]

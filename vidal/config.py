@@ -126,6 +126,11 @@ class ScoreConfig:
         stride: frames between consecutive scoring clips (overlaps are averaged).
         flow_cache: detection: folder of the optical-flow cache (default ``<out>/flows``);
             flow depends only on the videos, so runs may share one.
+        flow: detection: the optical flow of temporal coherence, a name in
+            :data:`tracking.FLOW_METHODS` (``dis`` is DIS at its ``ultrafast`` preset;
+            ``dis-fast``, ``dis-medium``, ``farneback``).
+        flow_scale: detection: compute the flow at this fraction of the frame size, in
+            ``(0, 1]``; ``None``: the shorter side at most :data:`tracking.FLOW_SHORT_SIDE` px.
     """
 
     scorer: str = "uncertainty"
@@ -133,6 +138,18 @@ class ScoreConfig:
     tau: float = 0.9
     stride: int = 4
     flow_cache: str | None = None
+    flow: str = "dis"
+    flow_scale: float | None = None
+
+    def __post_init__(self) -> None:
+        from tracking import FLOW_METHODS
+
+        if self.flow not in FLOW_METHODS:
+            raise ConfigError(
+                f"score.flow: unknown flow method {self.flow!r}; known: {', '.join(FLOW_METHODS)}"
+            )
+        if self.flow_scale is not None and not 0.0 < self.flow_scale <= 1.0:
+            raise ConfigError(f"score.flow_scale must be in (0, 1] or null, got {self.flow_scale}")
 
 
 @dataclass(frozen=True)

@@ -324,12 +324,14 @@ def test_build_detection_task_reads_the_config(road, tmp_path):
     assert (task.build_args["min_size"], task.build_args["max_size"]) == (64, 64)
     assert task.build_args["options"] == LOW_RES_OPTIONS
     assert task.flows.root == tmp_path / "run" / "flows"
+    assert (task.flow_method, task.flow_scale) == ("dis", None)  # tracking's defaults
     cfg = dataclasses.replace(
         cfg,
         model=ModelConfig(preset="resnet50_fpn", size=(300, 1000)),
-        score=ScoreConfig(scorer="detection"),
+        score=ScoreConfig(scorer="detection", flow="dis-medium", flow_scale=0.5),
     )
     task = build_detection_task(cfg, train, test, device="cpu", progress=False)
+    assert (task.flow_method, task.flow_scale) == ("dis-medium", 0.5)
     assert task.build_args == {
         "num_classes": train.num_classes,
         "backbone": "resnet50_fpn",

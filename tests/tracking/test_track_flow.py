@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from tracking import (
+    DEFAULT_DIS_PRESET,
+    FLOW_SHORT_SIDE,
     DISFlow,
     FarnebackFlow,
     FlowCache,
@@ -18,6 +20,7 @@ from tracking import (
     TrackingError,
     compute_flows,
     get_flow_method,
+    resolve_scale,
 )
 from tracking.flow.store import read_flow_file, write_flow_file
 
@@ -66,6 +69,21 @@ def test_downscaled_flow_keeps_full_frame_vectors_on_a_coarser_grid():
     assert flows.forward.shape == (2, 48, 64, 2) and flows.frame_size == (96, 128)
     assert flows.grid_size == (48, 64)
     np.testing.assert_allclose(interior(flows.forward, 8), SHIFT, atol=0.3)
+
+
+def test_automatic_scale_brings_the_shorter_side_to_256_pixels(tmp_path):
+    assert DISFlow().preset == DEFAULT_DIS_PRESET == "ultrafast"
+    assert resolve_scale(None, 240, 320) == 1.0 and resolve_scale(0.5, 240, 320) == 0.5
+    assert resolve_scale(None, 720, 1280) == pytest.approx(FLOW_SHORT_SIDE / 720)
+    frames = translating(num_frames=2, height=320, width=384)
+    flows = compute_flows(frames)  # the defaults: DIS ultrafast, automatic scale
+    assert flows.grid_size == (FLOW_SHORT_SIDE, 307) and flows.frame_size == (320, 384)
+    np.testing.assert_allclose(interior(flows.forward, 40), SHIFT, atol=0.3)
+    cache = FlowCache(tmp_path)
+    cached = cache.get_flows("v", frames)
+    assert cache.path("v").name == f"dis-ultrafast-auto{FLOW_SHORT_SIDE}.flows"
+    assert cached.grid_size == flows.grid_size
+    assert FlowCache(tmp_path).get_flows("v", CountingLoader(frames)).grid_size == flows.grid_size
 
 
 def test_single_frame_video_has_no_flow():

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tracking import FlowCache, compute_flows, estimate_errors
+from tracking import FlowCache, compute_flows, estimate_errors, resolve_scale
 from vidal.data import load_dataset
 from vidal.data.store import FrameStore
 from vidal.data.synth import SynthConfig, make_dataset
@@ -61,6 +61,15 @@ PROFILES = {  # injected errors, as tests/tracking/test_track_coherence.py's sim
 }
 
 
+def flow_scale(text: str) -> float | None:
+    """A ``--scales`` value: a number in (0, 1], or ``auto`` (``None``)."""
+    return None if text == "auto" else float(text)
+
+
+def scale_name(scale: float | None) -> str:
+    return "auto" if scale is None else f"{scale:g}"
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=True)
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to run")
@@ -71,14 +80,22 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=["dis-ultrafast", "dis-fast", "dis-medium"],
         help="flow methods (tracking.FLOW_METHODS names) for the presets part",
     )
-    p.add_argument("--scales", nargs="+", type=float, default=[1.0, 0.5], help="flow scales")
+    p.add_argument(
+        "--scales",
+        nargs="+",
+        type=flow_scale,
+        default=[1.0, 0.5, None],
+        help="flow scales ('auto': shorter side at most tracking.FLOW_SHORT_SIDE px)",
+    )
     p.add_argument("--clip-frames", type=int, default=40, help="frames per real video (at most)")
     p.add_argument("--ucf-videos", type=int, default=9, help="UCF-101-24 videos used")
     p.add_argument("--seeds", type=int, default=10, help="seeds of injected errors per clip")
     p.add_argument(
         "--cache-method", default="dis", help="flow method of the cache part (default: 'dis')"
     )
-    p.add_argument("--cache-scale", type=float, default=1.0, help="flow scale of the cache part")
+    p.add_argument(
+        "--cache-scale", type=flow_scale, default=None, help="flow scale of the cache part"
+    )
     p.add_argument("--videos", type=int, default=3, help="synthetic road videos")
     p.add_argument("--frames", type=int, default=48, help="frames per synthetic video")
     p.add_argument("--size", default="300x400", help="HEIGHTxWIDTH of the rendered frames")
@@ -92,7 +109,9 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="detectors of the synthetic part (a _low_res suffix adds "
         "vidal.detection_task.LOW_RES_OPTIONS, what the CPU config uses)",
     )
-    p.add_argument("--flow-scale", type=float, default=1.0, help="synthetic part's flow scale")
+    p.add_argument(
+        "--flow-scale", type=flow_scale, default=None, help="synthetic part's flow scale"
+    )
     p.add_argument("--window", type=int, default=3, help="TC tracking window (thesis: 3)")
     p.add_argument("--miss", type=float, default=0.2, help="synthetic: share of objects missed")
     p.add_argument("--false", type=float, default=1.0, help="synthetic: false boxes per frame")
@@ -103,19 +122,30 @@ def get_args_parser() -> argparse.ArgumentParser:
         default=1,
         help="torch and OpenCV threads (more than the idle cores makes torch far slower)",
     )
+    p.add_argument(
+        "--clock",
+        choices=list(CLOCKS),
+        default="cpu",
+        help="cpu: the process's CPU time (with --threads 1 the wall time of an idle machine, "
+        "and steady on a shared, busy one); wall: elapsed time",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the videos and detections")
     p.add_argument("--dir", help="where to write videos and flow (default: a temporary folder)")
     p.add_argument("--json", help="also write the results to this JSON file")
     return p
 
 
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = CLOCKS["cpu"]  # set from --clock by main()
+
+
 def best_of(repeats: int, fn: Callable[[], object]) -> float:
-    """Smallest wall time of ``repeats`` calls of ``fn``, seconds."""
+    """Smallest time of ``repeats`` calls of ``fn`` on the ``--clock``, seconds."""
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return min(times)
 
 
@@ -366,19 +396,26 @@ def presets_part(clips: dict[str, dict], args: argparse.Namespace) -> dict:
         rows = {}
         for method in dict.fromkeys([BASELINE[0], *args.methods]):
             for scale in dict.fromkeys([BASELINE[1], *args.scales]):
-                rows[f"{method}@{scale:g}"] = flow_cost_and_quality(videos, method, scale, args)
-        base = rows[f"{BASELINE[0]}@{BASELINE[1]:g}"]["ms_per_pair"]
+                name = f"{method}@{scale_name(scale)}"
+                rows[name] = flow_cost_and_quality(videos, method, scale, args)
+        base = rows[f"{BASELINE[0]}@{scale_name(BASELINE[1])}"]["ms_per_pair"]
         for row in rows.values():
             row["speedup_vs_baseline"] = round(base / row["ms_per_pair"], 2)
             row["flow_over_detector"] = round(row["ms_per_pair"] / detector, 3)
-        report[clip_set] = {"videos": len(videos), "detector_ms": round(detector, 2), "rows": rows}
+        report[clip_set] = {
+            "videos": len(videos),
+            "auto_scale": round(resolve_scale(None, *first.shape[1:3]), 4),
+            "detector_ms": round(detector, 2),
+            "rows": rows,
+        }
         print_presets(clip_set, report[clip_set])
     return report
 
 
 def print_presets(clip_set: str, result: dict) -> None:
     print(
-        f"\n{clip_set}: {result['videos']} video(s); fast detector (MobileNetV3 FRCNN 320 px) "
+        f"\n{clip_set}: {result['videos']} video(s), 'auto' scale {result['auto_scale']:g}; "
+        f"fast detector (MobileNetV3 FRCNN 320 px) "
         f"{result['detector_ms']:.1f} ms/frame; flow budget (a quarter) "
         f"{result['detector_ms'] / 4:.1f} ms"
     )
@@ -458,7 +495,8 @@ def cache_part(clips: dict[str, dict], root: Path, args: argparse.Namespace) -> 
     report = {}
     for k, (clip_set, videos) in enumerate(clips.items()):
         report[clip_set] = measure_caches(videos, root / f"pairs-{k}", root / f"videos-{k}", args)
-        print_cache(clip_set, f"{args.cache_method}@{args.cache_scale:g}", report[clip_set])
+        flow = f"{args.cache_method}@{scale_name(args.cache_scale)}"
+        print_cache(clip_set, flow, report[clip_set])
     return report
 
 
@@ -471,14 +509,14 @@ def measure_caches(videos: dict, old: Path, new: Path, args: argparse.Namespace)
         best_of(args.repeats, lambda f=f: compute_flows(f, method=method, scale=scale))
         for f in frames
     )
-    t0 = time.perf_counter()
+    t0 = clock()
     for key, f in zip(keys, frames, strict=True):
         PairFileCache(old).put(key, compute_flows(f, method=method, scale=scale))
-    t_old_write = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t_old_write = clock() - t0
+    t0 = clock()
     for key, f in zip(keys, frames, strict=True):
         FlowCache(new).get_flows(key, f, method=method, scale=scale)
-    t_new_write = time.perf_counter() - t0
+    t_new_write = clock() - t0
     cache = FlowCache(new)
 
     def read_new(dtype=None) -> None:
@@ -620,10 +658,10 @@ def synthetic_part(root: Path, args: argparse.Namespace) -> dict:
     compute_times = []
     for r in range(args.repeats):  # a fresh cache per repeat
         cache = FlowCache(root / f"flows_{r}")
-        t0 = time.perf_counter()
+        t0 = clock()
         for vid, frames in videos.items():
             cache.get_flows(vid, frames, method=method, scale=scale)
-        compute_times.append(time.perf_counter() - t0)
+        compute_times.append(clock() - t0)
     flows = {}
 
     def read_back() -> None:
@@ -664,7 +702,7 @@ def synthetic_report(per_frame: dict, dets: dict, results: dict, size, args) -> 
             "frames": num_frames,
             "size": list(size),
             "detections_per_frame": num_dets / num_frames,
-            "flow": f"{args.cache_method}@{args.flow_scale:g}",
+            "flow": f"{args.cache_method}@{scale_name(args.flow_scale)}",
             "estimated_fp_per_frame": float(
                 np.mean([r.fp_per_frame.mean() for r in results.values()])
             ),
@@ -701,10 +739,12 @@ def synthetic_report(per_frame: dict, dets: dict, results: dict, size, args) -> 
 def main(args: argparse.Namespace) -> dict:
     import cv2
 
+    global clock
+    clock = CLOCKS[args.clock]
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
-    report: dict = {"threads": args.threads, "repeats": args.repeats}
-    print(f"{args.threads} torch/OpenCV thread(s), best of {args.repeats}")
+    report: dict = {"threads": args.threads, "repeats": args.repeats, "clock": args.clock}
+    print(f"{args.threads} torch/OpenCV thread(s), best of {args.repeats}, {args.clock} time")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.dir or tmp)
         clips = real_clips(args) if {"presets", "cache"} & set(args.parts) else {}

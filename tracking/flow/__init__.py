@@ -24,7 +24,8 @@ Conventions:
       on that coarser ``h x w`` grid (memory and disk shrink by ``scale**2``), but its vectors
       are multiplied back into full-frame pixels. :class:`Flows` records the full frame size so
       that sampling (:mod:`tracking.propagate`) maps a frame point onto the grid. With
-      ``scale=1`` the grid is the frame, ``[H, W, 2]``.
+      ``scale=1`` the grid is the frame, ``[H, W, 2]``; with ``scale=None`` (the default)
+      the shorter side is brought to at most :data:`FLOW_SHORT_SIDE` pixels.
 
 Example:
     >>> import numpy as np
@@ -36,7 +37,7 @@ Example:
 """
 
 from .cache import FlowCache
-from .flows import Flows, compute_flows
+from .flows import FLOW_SHORT_SIDE, Flows, compute_flows, resolve_scale
 from .methods import (
     DEFAULT_DIS_PRESET,
     DIS_PRESETS,
@@ -53,6 +54,7 @@ __all__ = [
     "DIS_PRESETS",
     "DISFlow",
     "FLOW_METHODS",
+    "FLOW_SHORT_SIDE",
     "FarnebackFlow",
     "FlowCache",
     "FlowMethod",
@@ -60,4 +62,5 @@ __all__ = [
     "RAFTFlow",
     "compute_flows",
     "get_flow_method",
+    "resolve_scale",
 ]

@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import TrackingError
-from .flows import Flows, check_frames, check_scale, flow_pairs, grid_size
+from .flows import (
+    Flows,
+    check_frames,
+    check_scale,
+    flow_pairs,
+    grid_size,
+    resolve_scale,
+    scale_key,
+)
 from .methods import FlowMethod, get_flow_method
 from .store import StoredFlow, read_flow_file, write_flow_file
 
@@ -29,7 +37,8 @@ FrameSource = np.ndarray | Callable[[], np.ndarray]
 class FlowCache:
     """Optical flow per video, computed once and kept on disk for every later cycle.
 
-    Layout: ``root/<video>/<method tag>-s<scale>.flows``, one file per video holding every
+    Layout: ``root/<video>/<method tag>-s<scale>.flows`` (``-auto256.flows`` for the
+    automatic scale), one file per video holding every
     pair's forward and backward flow as float16 (:mod:`tracking.flow.store`), written to a
     temporary name and renamed, so readers and concurrent writers only ever see whole files.
     A file that is missing, truncated, foreign or of another video size is recomputed
@@ -55,7 +64,9 @@ class FlowCache:
         self.root = Path(root)
         self.computed_pairs = 0
 
-    def path(self, video_key: str, *, method: str | FlowMethod = "dis", scale: float = 1.0) -> Path:
+    def path(
+        self, video_key: str, *, method: str | FlowMethod = "dis", scale: float | None = None
+    ) -> Path:
         """The file holding the flow of ``video_key`` for one method and scale.
 
         Args:
@@ -71,7 +82,7 @@ class FlowCache:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", video_key).strip("._")[-80:] or "video"
         digest = hashlib.sha1(video_key.encode()).hexdigest()[:8]
         tag = get_flow_method(method).tag
-        return self.root / f"{safe}-{digest}" / f"{tag}-s{check_scale(scale):g}.flows"
+        return self.root / f"{safe}-{digest}" / f"{tag}-{scale_key(check_scale(scale))}.flows"
 
     def get_flows(
         self,
@@ -79,7 +90,7 @@ class FlowCache:
         frames: FrameSource,
         *,
         method: str | FlowMethod = "dis",
-        scale: float = 1.0,
+        scale: float | None = None,
         dtype: np.dtype[Any] | type | None = None,
     ) -> Flows:
         """Flows of one video, read from the cache and completed where anything is missing.
@@ -92,7 +103,9 @@ class FlowCache:
                 flow is recomputed.
             method: a name in :data:`~tracking.flow.FLOW_METHODS` or a
                 :class:`~tracking.flow.FlowMethod` (:class:`~tracking.flow.RAFTFlow`).
-            scale: compute at this fraction of the frame size (see :mod:`tracking.flow`).
+            scale: compute at this fraction of the frame size (see :mod:`tracking.flow`);
+                ``None`` (default): the shorter side at most
+                :data:`~tracking.flow.FLOW_SHORT_SIDE` pixels.
             dtype: dtype of the returned arrays; ``None`` (default) returns the stored float16
                 memory-mapped, read-only and unread until used; ``np.float32`` copies.
 
@@ -121,13 +134,13 @@ class FlowCache:
         return Flows(forward=data[:, 0], backward=data[:, 1], frame_size=stored.frame_size)
 
     @staticmethod
-    def _read(path: Path, given: np.ndarray | None, scale: float) -> StoredFlow | None:
+    def _read(path: Path, given: np.ndarray | None, scale: float | None) -> StoredFlow | None:
         """The stored flow, or ``None`` when absent, damaged or of other frames."""
         stored = read_flow_file(path)
         if stored is None:
             return None
         height, width = stored.frame_size
-        if stored.data.shape[2:4] != grid_size(height, width, scale):
+        if stored.data.shape[2:4] != grid_size(height, width, resolve_scale(scale, height, width)):
             return None
         if given is not None and not _fits(stored, given):
             return None
@@ -138,11 +151,12 @@ class FlowCache:
         path: Path,
         frames: np.ndarray,
         method: FlowMethod,
-        scale: float,
+        scale: float | None,
         stored: StoredFlow | None,
     ) -> None:
         """Compute the pairs ``stored`` lacks (all when ``None``) and write the video's file."""
         num_frames, height, width = frames.shape[:3]
+        scale = resolve_scale(scale, height, width)
         todo = list(range(num_frames - 1)) if stored is None else stored.bad
         recompute = set(todo)
 

@@ -21,7 +21,13 @@ import numpy as np
 from ..errors import TrackingError
 from .methods import FlowMethod, get_flow_method
 
-__all__ = ["Flows", "compute_flows"]
+__all__ = ["FLOW_SHORT_SIDE", "Flows", "compute_flows", "resolve_scale"]
+
+FLOW_SHORT_SIDE = 256
+"""``scale=None`` (the default) computes flow with the frames' shorter side at most this many
+pixels: full size up to 256 px (UCF-101-24's 340x256, J-HMDB's 320x240), about 0.53 at 854x480
+and 0.36 at 1280x720, near the 300-320 px a detector sees. ``tools/bench/bench_tc.py``
+measures the time this saves and that TC's estimates stay as good."""
 
 
 @dataclass(frozen=True)
@@ -71,11 +77,31 @@ def check_frames(frames: Any, name: str = "frames") -> np.ndarray:
     return arr
 
 
-def check_scale(scale: float) -> float:
-    """``scale`` as a float in ``(0, 1]``, or a TrackingError."""
+def check_scale(scale: float | None) -> float | None:
+    """``scale`` as a float in ``(0, 1]`` (or ``None``: automatic), or a TrackingError."""
+    if scale is None:
+        return None
     if not 0.0 < scale <= 1.0:
-        raise TrackingError(f"scale must be in (0, 1], got {scale}")
+        raise TrackingError(f"scale must be in (0, 1] or None, got {scale}")
     return float(scale)
+
+
+def resolve_scale(scale: float | None, height: int, width: int) -> float:
+    """The scale used for ``height x width`` frames: ``scale`` itself, or for ``None`` the
+    largest in ``(0, 1]`` that brings the shorter side to at most :data:`FLOW_SHORT_SIDE`.
+
+    Example:
+        >>> resolve_scale(None, 480, 854), resolve_scale(None, 256, 340), resolve_scale(0.5, 256, 340)
+        (0.5333333333333333, 1.0, 0.5)
+    """
+    if scale is None:
+        return min(1.0, FLOW_SHORT_SIDE / min(height, width))
+    return scale
+
+
+def scale_key(scale: float | None) -> str:
+    """How a scale setting names files: ``"s0.5"``, or ``"auto256"`` for ``None``."""
+    return f"auto{FLOW_SHORT_SIDE}" if scale is None else f"s{scale:g}"
 
 
 def grid_size(height: int, width: int, scale: float) -> tuple[int, int]:
@@ -134,7 +160,7 @@ def compute_flows(
     frames: np.ndarray,
     *,
     method: str | FlowMethod = "dis",
-    scale: float = 1.0,
+    scale: float | None = None,
 ) -> Flows:
     """Forward and backward flow between all consecutive frames, without a cache.
 
@@ -144,7 +170,8 @@ def compute_flows(
             ``"farneback"``, ...) or a :class:`~tracking.flow.FlowMethod` such as
             :class:`~tracking.flow.RAFTFlow`.
         scale: compute on frames resized by this factor in ``(0, 1]``; vectors are returned in
-            full-frame pixels on the coarser grid (see :mod:`tracking.flow`).
+            full-frame pixels on the coarser grid (see :mod:`tracking.flow`). ``None``
+            (default): the shorter side at most :data:`FLOW_SHORT_SIDE` pixels.
 
     Returns:
         :class:`Flows` with ``forward`` and ``backward`` of shape ``[T-1, h, w, 2]`` float32.
@@ -153,9 +180,9 @@ def compute_flows(
         TrackingError: on a bad shape, dtype, scale or method name.
     """
     frames = check_frames(frames)
-    scale = check_scale(scale)
     flow_method = get_flow_method(method)
     height, width = frames.shape[1:3]
+    scale = resolve_scale(check_scale(scale), height, width)
     grid = grid_size(height, width, scale)
     fwd = np.zeros((len(frames) - 1, *grid, 2), dtype=np.float32)
     bwd = np.zeros_like(fwd)
