@@ -2,21 +2,22 @@
 
 Zolfaghari Bengar (thesis 2021, Sec. 2.3.2) computes optical flow once and reuses it every
 cycle. With a fast real detector (Yolo-Fastest, 33-45 ms a frame on this CPU, issue 15),
-flow, not the detector, sets TC's cost. Four parts, each printing ratios against a baseline
+flow, not the detector, sets TC's cost. Three parts, each printing ratios against a baseline
 measured in the same run (``--parts`` picks them):
 
 - **presets** (real clips from ``--data``): DIS flow, forward and backward, per frame pair,
   for each ``--methods`` x ``--scales`` on the DAVIS car (854x480), the UCF-101-24 videos
-  (340x256) and the ImageNet-VID jets (1280x720), against ``dis-medium`` at scale 1 (the
-  old default) and against a fast detector timed on the same frames (torchvision's
-  MobileNetV3 Faster R-CNN at 320 px with :data:`vidal.detection_task.LOW_RES_OPTIONS`,
-  random weights). Where the clip has boxes (DAVIS mask boxes, UCF-101-24 tubes from
-  ``pyannot.pkl``, the J-HMDB clip's puppet-mask boxes) it also measures the **quality** of
-  TC's estimates with that flow: detections are the true boxes with corner jitter, errors
-  injected with known truth (drops of true boxes, independent or in bursts, and false boxes
-  away from every object that stay 1-3 frames with jitter), and the per-frame precision and
-  recall of "TC says this frame has a FP" and "... a FN" against the injected truth, over
-  ``--seeds`` seeds and both error profiles;
+  (340x256), the J-HMDB clip (320x240) and the ImageNet-VID jets (1280x720), against
+  ``dis-medium`` at scale 1 (the old default) and against a fast detector timed on the same
+  frames: Yolo-Fastest-1.1-xl at 320x320 when ``--darknet-python`` names a Python with
+  OpenCV < 5, and always torchvision's MobileNetV3 Faster R-CNN at 320 px with
+  :data:`vidal.detection_task.LOW_RES_OPTIONS` (random weights). Where the clip has boxes
+  (DAVIS mask boxes, UCF-101-24 tubes from ``pyannot.pkl``, the J-HMDB puppet-mask boxes) it
+  also measures the **quality** of TC's estimates with that flow: detections are the true
+  boxes with corner jitter, errors injected with known truth (drops of true boxes,
+  independent or in bursts, and false boxes away from every object that stay 1-3 frames
+  with jitter), and the per-frame precision and recall of "TC says this frame has a FP" and
+  "... a FN" against the injected truth, over ``--seeds`` seeds and both error profiles;
 - **cache**: today's :class:`tracking.FlowCache` (one float16 file per video, memory-mapped,
   a CRC-32 per pair checked on read) against the per-pair files it replaced (one compressed
   ``.npz`` per pair plus a ``meta.json`` per video, re-implemented here as the baseline):
@@ -26,16 +27,19 @@ measured in the same run (``--parts`` picks them):
   :func:`tracking.estimate_errors` on simulated detections, and Faster R-CNN inference
   (``--backbones``), with TC's share of each detector.
 
-Each timing is the best of ``--repeats`` runs, with ``--threads`` torch/OpenCV threads.
+Each timing is the best of ``--repeats`` runs on ``--clock`` (CPU time by default: on a
+shared machine it stays close to an idle machine's wall time, which wall time does not),
+with ``--threads`` torch/OpenCV threads.
 
 Example:
-    python tools/bench/bench_tc.py --parts presets cache --threads 1
+    PYTHONPATH=. python tools/bench/bench_tc.py --parts presets cache --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -61,13 +65,29 @@ PROFILES = {  # injected errors, as tests/tracking/test_track_coherence.py's sim
 }
 
 
-def flow_scale(text: str) -> float | None:
-    """A ``--scales`` value: a number in (0, 1], or ``auto`` (``None``)."""
-    return None if text == "auto" else float(text)
+Scale = float | str | None  # a fraction, "s<N>" (shorter side at most N px) or None (auto)
 
 
-def scale_name(scale: float | None) -> str:
-    return "auto" if scale is None else f"{scale:g}"
+def flow_scale(text: str) -> Scale:
+    """A ``--scales`` value: a number in (0, 1], ``s<N>`` (the shorter side brought to at most
+    ``N`` px, as ``auto`` does with N = tracking.FLOW_SHORT_SIDE), or ``auto`` (``None``)."""
+    if text == "auto":
+        return None
+    if text.startswith("s"):
+        int(text[1:])  # a ValueError names a bad value
+        return text
+    return float(text)
+
+
+def scale_name(scale: Scale) -> str:
+    return "auto" if scale is None else scale if isinstance(scale, str) else f"{scale:g}"
+
+
+def video_scale(scale: Scale, frames: np.ndarray) -> float | None:
+    """The ``scale`` argument of :func:`tracking.compute_flows` for ``frames [T, H, W, 3]``."""
+    if isinstance(scale, str):
+        return min(1.0, int(scale[1:]) / min(frames.shape[1:3]))
+    return scale
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -90,6 +110,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--clip-frames", type=int, default=40, help="frames per real video (at most)")
     p.add_argument("--ucf-videos", type=int, default=9, help="UCF-101-24 videos used")
     p.add_argument("--seeds", type=int, default=10, help="seeds of injected errors per clip")
+    p.add_argument(
+        "--darknet-python",
+        help="a Python with OpenCV < 5 (e.g. a scratch venv with opencv-python-headless<5): "
+        "times Yolo-Fastest-1.1-xl on the same frames, the detector the flow budget is set by",
+    )
     p.add_argument(
         "--cache-method", default="dis", help="flow method of the cache part (default: 'dis')"
     )
@@ -362,14 +387,48 @@ def fast_detector_ms(frames: np.ndarray, args: argparse.Namespace) -> float:
     return 1000 * t / len(frames)
 
 
-def flow_cost_and_quality(videos: dict, method: str, scale: float, args) -> dict:
+DARKNET_TIMER = """
+import sys, time
+import cv2, numpy as np
+cv2.setNumThreads(1)
+frames, cfg, weights, repeats = np.load(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+net = cv2.dnn.readNetFromDarknet(cfg, weights)
+names = net.getUnconnectedOutLayersNames()
+def run():
+    for frame in frames:  # RGB already, as Darknet wants
+        net.setInput(cv2.dnn.blobFromImage(frame, 1 / 255.0, (320, 320), swapRB=False))
+        net.forward(names)
+run()
+times = []
+for _ in range(repeats):
+    t0 = time.process_time(); run(); times.append(time.process_time() - t0)
+print(1000 * min(times) / len(frames))
+"""
+
+
+def darknet_ms(frames: np.ndarray, args: argparse.Namespace) -> float | None:
+    """CPU ms per frame of Yolo-Fastest-1.1-xl at 320x320 through OpenCV 4's Darknet reader,
+    run by ``--darknet-python`` (an interpreter with OpenCV < 5; OpenCV 5 dropped the reader),
+    or ``None`` without one."""
+    if not args.darknet_python:
+        return None
+    model = Path(args.data) / "models/yolo-fastest-1.1-coco/yolo-fastest-1.1-xl"
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "frames.npy", frames[: args.detect_frames])
+        cmd = [args.darknet_python, "-c", DARKNET_TIMER, str(Path(tmp) / "frames.npy")]
+        cmd += [f"{model}.cfg", f"{model}.weights", str(args.repeats)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
+def flow_cost_and_quality(videos: dict, method: str, scale: Scale, args) -> dict:
     """ms per pair of one flow setting over ``videos``, and TC's per-frame quality with it."""
     seconds, pairs, counts = 0.0, 0, {}
     for k, (frames, boxes) in enumerate(videos.values()):
         out = {}
 
         def run(frames=frames, out=out) -> None:
-            out["flows"] = compute_flows(frames, method=method, scale=scale)
+            out["flows"] = compute_flows(frames, method=method, scale=video_scale(scale, frames))
 
         seconds += best_of(args.repeats, run)
         pairs += len(frames) - 1
@@ -392,7 +451,8 @@ def presets_part(clips: dict[str, dict], args: argparse.Namespace) -> dict:
     report = {}
     for clip_set, videos in clips.items():
         first = next(iter(videos.values()))[0]
-        detector = fast_detector_ms(first, args)
+        frcnn, yolo = fast_detector_ms(first, args), darknet_ms(first, args)
+        detector = yolo or frcnn
         rows = {}
         for method in dict.fromkeys([BASELINE[0], *args.methods]):
             for scale in dict.fromkeys([BASELINE[1], *args.scales]):
@@ -405,7 +465,10 @@ def presets_part(clips: dict[str, dict], args: argparse.Namespace) -> dict:
         report[clip_set] = {
             "videos": len(videos),
             "auto_scale": round(resolve_scale(None, *first.shape[1:3]), 4),
+            "detector": "yolo-fastest-1.1-xl" if yolo else "frcnn-mobilenet_v3-320",
             "detector_ms": round(detector, 2),
+            "frcnn_ms": round(frcnn, 2),
+            "yolo_ms": None if yolo is None else round(yolo, 2),
             "rows": rows,
         }
         print_presets(clip_set, report[clip_set])
@@ -413,11 +476,11 @@ def presets_part(clips: dict[str, dict], args: argparse.Namespace) -> dict:
 
 
 def print_presets(clip_set: str, result: dict) -> None:
+    yolo = "" if result["yolo_ms"] is None else f", Yolo-Fastest xl {result['yolo_ms']:.1f}"
     print(
         f"\n{clip_set}: {result['videos']} video(s), 'auto' scale {result['auto_scale']:g}; "
-        f"fast detector (MobileNetV3 FRCNN 320 px) "
-        f"{result['detector_ms']:.1f} ms/frame; flow budget (a quarter) "
-        f"{result['detector_ms'] / 4:.1f} ms"
+        f"ms/frame of MobileNetV3 FRCNN 320 px {result['frcnn_ms']:.1f}{yolo}; "
+        f"flow budget, a quarter of the {result['detector']}: {result['detector_ms'] / 4:.1f} ms"
     )
     print(
         f"  {'flow@scale':<20} {'ms/pair':>8} {'x base':>7} {'/det':>6}"
