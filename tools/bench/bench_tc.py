@@ -93,6 +93,33 @@ def video_scale(scale: Scale, frames: np.ndarray) -> float | None:
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], add_help=True)
     p.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS), help="what to run")
+    add_real_clip_args(p)
+    add_synthetic_args(p)
+    p.add_argument("--window", type=int, default=3, help="TC tracking window (thesis: 3)")
+    p.add_argument("--detect-frames", type=int, default=8, help="frames timed per detector")
+    p.add_argument("--batch", type=int, default=4, help="frames per detector forward pass")
+    p.add_argument("--repeats", type=int, default=3, help="runs per measurement (best kept)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch and OpenCV threads (more than the idle cores makes torch far slower)",
+    )
+    p.add_argument(
+        "--clock",
+        choices=list(CLOCKS),
+        default="cpu",
+        help="cpu: the process's CPU time (with --threads 1 the wall time of an idle machine, "
+        "and steady on a shared, busy one); wall: elapsed time",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the videos and detections")
+    p.add_argument("--dir", help="where to write videos and flow (default: a temporary folder)")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    return p
+
+
+def add_real_clip_args(p: argparse.ArgumentParser) -> None:
+    """Flags of the presets and cache parts."""
     p.add_argument("--data", default="../shared/data", help="the shared real data folder")
     p.add_argument(
         "--methods",
@@ -121,12 +148,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cache-scale", type=flow_scale, default=None, help="flow scale of the cache part"
     )
+
+
+def add_synthetic_args(p: argparse.ArgumentParser) -> None:
+    """Flags of the synthetic part."""
     p.add_argument("--videos", type=int, default=3, help="synthetic road videos")
     p.add_argument("--frames", type=int, default=48, help="frames per synthetic video")
     p.add_argument("--size", default="300x400", help="HEIGHTxWIDTH of the rendered frames")
     p.add_argument("--min-size", type=int, default=300, help="detector's shorter image side")
-    p.add_argument("--detect-frames", type=int, default=8, help="frames timed per detector")
-    p.add_argument("--batch", type=int, default=4, help="frames per detector forward pass")
     p.add_argument(
         "--backbones",
         nargs="+",
@@ -137,27 +166,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--flow-scale", type=flow_scale, default=None, help="synthetic part's flow scale"
     )
-    p.add_argument("--window", type=int, default=3, help="TC tracking window (thesis: 3)")
     p.add_argument("--miss", type=float, default=0.2, help="synthetic: share of objects missed")
     p.add_argument("--false", type=float, default=1.0, help="synthetic: false boxes per frame")
-    p.add_argument("--repeats", type=int, default=3, help="runs per measurement (best kept)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch and OpenCV threads (more than the idle cores makes torch far slower)",
-    )
-    p.add_argument(
-        "--clock",
-        choices=list(CLOCKS),
-        default="cpu",
-        help="cpu: the process's CPU time (with --threads 1 the wall time of an idle machine, "
-        "and steady on a shared, busy one); wall: elapsed time",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the videos and detections")
-    p.add_argument("--dir", help="where to write videos and flow (default: a temporary folder)")
-    p.add_argument("--json", help="also write the results to this JSON file")
-    return p
 
 
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}

@@ -63,9 +63,10 @@ DIS_PRESETS = {
 """OpenCV's DIS presets by name, fastest first (slower ones refine more)."""
 
 DEFAULT_DIS_PRESET = "ultrafast"
-"""The preset of :class:`DISFlow` and of the method named ``"dis"``: 4-5x faster per frame
-pair than ``"medium"`` on the real clips of ``tools/bench/bench_tc.py``, with TC estimates as
-good (per-frame precision and recall of the estimated FP and FN against injected errors)."""
+"""The preset of :class:`DISFlow` and of the method named ``"dis"``: 4.4-5.7x faster per frame
+pair than ``"medium"`` on the real clips of ``tools/bench/bench_tc.py`` (DAVIS, UCF-101-24,
+J-HMDB, ImageNet-VID), with TC estimates as good (per-frame precision and recall of the
+estimated FP and FN against injected errors)."""
 
 
 def _gray(images: np.ndarray) -> list[np.ndarray]:
