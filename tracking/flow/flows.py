@@ -94,8 +94,10 @@ def resolve_scale(scale: float | None, height: int, width: int) -> float:
     largest in ``(0, 1]`` that brings the shorter side to at most :data:`FLOW_SHORT_SIDE`.
 
     Example:
-        >>> resolve_scale(None, 480, 854), resolve_scale(None, 256, 340), resolve_scale(0.5, 256, 340)
-        (0.4, 0.75, 0.5)
+        >>> resolve_scale(None, 480, 854), resolve_scale(None, 256, 340)
+        (0.4, 0.75)
+        >>> resolve_scale(0.5, 256, 340)
+        0.5
     """
     if scale is None:
         return min(1.0, FLOW_SHORT_SIDE / min(height, width))
