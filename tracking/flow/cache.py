@@ -158,17 +158,17 @@ class FlowCache:
         num_frames, height, width = frames.shape[:3]
         scale = resolve_scale(scale, height, width)
         todo = list(range(num_frames - 1)) if stored is None else stored.bad
-        recompute = set(todo)
+        recompute, old = set(todo), None if stored is None else stored.data
 
         def pairs() -> Iterator[np.ndarray]:
             computed = flow_pairs(frames, todo, method, scale)
             for t in range(num_frames - 1):
-                if t in recompute:
+                if old is None or t in recompute:
                     _, fwd, bwd = next(computed)
                     self.computed_pairs += 1
                     yield np.stack([fwd, bwd])  # [2, h, w, 2]
                 else:
-                    yield stored.data[t]
+                    yield old[t]
 
         write_flow_file(
             path,

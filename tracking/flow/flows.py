@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,7 +122,7 @@ def _resize(frame: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 def flow_pairs(
     frames: np.ndarray, pairs: Sequence[int], method: FlowMethod, scale: float
-) -> Iterable[tuple[int, np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield ``(t, forward [h, w, 2], backward [h, w, 2])`` float32 for each pair index ``t``.
 
     Pairs go to the method in batches of up to 16 (only RAFT batches for real). Vectors are

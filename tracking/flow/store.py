@@ -95,7 +95,7 @@ def _write_body(
         block = np.ascontiguousarray(pair, dtype=FLOW_DTYPE)
         if t >= num_pairs or block.shape != shape:
             raise TrackingError(f"flow pair {t} has shape {block.shape}, expected {shape}")
-        crcs[t] = zlib.crc32(block)
+        crcs[t] = zlib.crc32(block.data)
         fh.write(block.data)
         count += 1
     if count != num_pairs:
@@ -190,5 +190,9 @@ def read_flow_file(path: str | os.PathLike[str], *, verify: bool = True) -> Stor
         data = np.zeros(shape, FLOW_DTYPE)
     else:
         data = np.memmap(path, dtype=FLOW_DTYPE, mode="r", offset=offset, shape=shape)
-    bad = [t for t in range(num_frames - 1) if zlib.crc32(data[t]) != crcs[t]] if verify else []
+    bad = (
+        [t for t in range(num_frames - 1) if zlib.crc32(memoryview(data[t])) != crcs[t]]
+        if verify
+        else []
+    )
     return StoredFlow(data=data, frame_size=frame_size, bad=bad)
