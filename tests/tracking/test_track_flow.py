@@ -71,13 +71,13 @@ def test_downscaled_flow_keeps_full_frame_vectors_on_a_coarser_grid():
     np.testing.assert_allclose(interior(flows.forward, 8), SHIFT, atol=0.3)
 
 
-def test_automatic_scale_brings_the_shorter_side_to_192_pixels(tmp_path):
-    assert DISFlow().preset == DEFAULT_DIS_PRESET == "ultrafast" and FLOW_SHORT_SIDE == 192
-    assert resolve_scale(None, 180, 320) == 1.0 and resolve_scale(0.5, 240, 320) == 0.5
+def test_automatic_scale_brings_the_shorter_side_to_160_pixels(tmp_path):
+    assert DISFlow().preset == DEFAULT_DIS_PRESET == "ultrafast" and FLOW_SHORT_SIDE == 160
+    assert resolve_scale(None, 150, 320) == 1.0 and resolve_scale(0.5, 240, 320) == 0.5
     assert resolve_scale(None, 720, 1280) == pytest.approx(FLOW_SHORT_SIDE / 720)
     frames = translating(num_frames=2, height=320, width=384)
     flows = compute_flows(frames)  # the defaults: DIS ultrafast, automatic scale
-    assert flows.grid_size == (192, 230) and flows.frame_size == (320, 384)
+    assert flows.grid_size == (160, 192) and flows.frame_size == (320, 384)
     np.testing.assert_allclose(interior(flows.forward, 40), SHIFT, atol=0.3)
     cache = FlowCache(tmp_path)
     cached = cache.get_flows("v", frames)

@@ -37,7 +37,7 @@ FrameSource = np.ndarray | Callable[[], np.ndarray]
 class FlowCache:
     """Optical flow per video, computed once and kept on disk for every later cycle.
 
-    Layout: ``root/<video>/<method tag>-s<scale>.flows`` (``-auto192.flows`` for the
+    Layout: ``root/<video>/<method tag>-s<scale>.flows`` (``-auto160.flows`` for the
     automatic scale), one file per video holding every
     pair's forward and backward flow as float16 (:mod:`tracking.flow.store`), written to a
     temporary name and renamed, so readers and concurrent writers only ever see whole files.

@@ -23,14 +23,14 @@ from .methods import FlowMethod, get_flow_method
 
 __all__ = ["FLOW_SHORT_SIDE", "Flows", "compute_flows", "resolve_scale"]
 
-FLOW_SHORT_SIDE = 192
+FLOW_SHORT_SIDE = 160
 """``scale=None`` (the default) computes flow with the frames' shorter side at most this many
-pixels: 0.75 of UCF-101-24's 340x256, 0.8 of J-HMDB's 320x240, 0.4 of DAVIS' 854x480 and
-0.27 of ImageNet-VID's 1280x720. Measured by ``tools/bench/bench_tc.py`` (DIS ultrafast, one
-thread): 2.9-6.1 ms per frame pair on those four, at most a quarter of Yolo-Fastest-xl's
+pixels: 0.625 of UCF-101-24's 340x256, 0.67 of J-HMDB's 320x240, 0.33 of DAVIS' 854x480 and
+0.22 of ImageNet-VID's 1280x720. Measured by ``tools/bench/bench_tc.py`` (DIS ultrafast, one
+thread, CPU time): 2.2-4.9 ms per frame pair on those four, under a fifth of Yolo-Fastest-xl's
 27-34 ms per frame on the same frames, with TC's per-frame FP/FN precision and recall on
-injected errors as good as full-size ``dis-medium``; at 256 px the 1280x720 clip took 9.2 ms
-(a third of the detector)."""
+injected errors as good as full-size ``dis-medium``'s. At 192 px the 1280x720 clip took
+0.23-0.27 of the detector; at 128 px (UCF at scale 0.5) the estimates got slightly worse."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def resolve_scale(scale: float | None, height: int, width: int) -> float:
 
     Example:
         >>> resolve_scale(None, 480, 854), resolve_scale(None, 256, 340)
-        (0.4, 0.75)
+        (0.3333333333333333, 0.625)
         >>> resolve_scale(0.5, 256, 340)
         0.5
     """
@@ -105,7 +105,7 @@ def resolve_scale(scale: float | None, height: int, width: int) -> float:
 
 
 def scale_key(scale: float | None) -> str:
-    """How a scale setting names files: ``"s0.5"``, or ``"auto192"`` for ``None``."""
+    """How a scale setting names files: ``"s0.5"``, or ``"auto160"`` for ``None``."""
     return f"auto{FLOW_SHORT_SIDE}" if scale is None else f"s{scale:g}"
 
 
