@@ -20,7 +20,10 @@ Example:
 
 from .errors import TrackingError
 from .flow import (
+    DEFAULT_DIS_PRESET,
+    DIS_PRESETS,
     FLOW_METHODS,
+    FLOW_SHORT_SIDE,
     DISFlow,
     FarnebackFlow,
     FlowCache,
@@ -29,6 +32,7 @@ from .flow import (
     RAFTFlow,
     compute_flows,
     get_flow_method,
+    resolve_scale,
 )
 from .graph import (
     CoherenceResult,
@@ -41,7 +45,10 @@ from .link import Candidates, Detections, find_candidates, link_detections
 from .propagate import PROPAGATION_MODES, Propagation, propagate_boxes, propagate_detections
 
 __all__ = [
+    "DEFAULT_DIS_PRESET",
+    "DIS_PRESETS",
     "FLOW_METHODS",
+    "FLOW_SHORT_SIDE",
     "PROPAGATION_MODES",
     "Candidates",
     "CoherenceResult",
@@ -62,6 +69,7 @@ __all__ = [
     "link_detections",
     "propagate_boxes",
     "propagate_detections",
+    "resolve_scale",
     "solve_coherence",
     "thesis_unaries",
 ]

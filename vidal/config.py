@@ -202,6 +202,11 @@ class ScoreConfig:
         dispersion_videos: scorer ``dispersion``: the fraction of the videos with an
             unlabeled frame whose predictions are recorded (drawn per cycle; the others sit
             out that cycle's selection); recording costs in proportion.
+        flow: detection: the optical flow of temporal coherence, a name in
+            :data:`tracking.FLOW_METHODS` (``dis`` is DIS at its ``ultrafast`` preset;
+            ``dis-fast``, ``dis-medium``, ``farneback``).
+        flow_scale: detection: compute the flow at this fraction of the frame size, in
+            ``(0, 1]``; ``None``: the shorter side at most :data:`tracking.FLOW_SHORT_SIDE` px.
     """
 
     scorer: str = "uncertainty"
@@ -209,13 +214,24 @@ class ScoreConfig:
     tau: float = 0.9
     stride: int = 4
     flow_cache: str | None = None
+    flow: str = "dis"
+    flow_scale: float | None = None
     dispersion_points: int = 5
     dispersion_videos: float = 0.25
 
     def __post_init__(self) -> None:
+        from tracking import FLOW_METHODS
+
         _check(self.passes >= 1, "score.passes", self.passes, "must be >= 1")
         _check(0 < self.tau <= 1, "score.tau", self.tau, "must be in (0, 1]")
         _check(self.stride >= 1, "score.stride", self.stride, "must be >= 1")
+        _check(self.flow in FLOW_METHODS, "score.flow", self.flow, f"one of {list(FLOW_METHODS)}")
+        _check(
+            self.flow_scale is None or 0.0 < self.flow_scale <= 1.0,
+            "score.flow_scale",
+            self.flow_scale,
+            "must be in (0, 1] or null",
+        )
         _check(
             self.dispersion_points >= 2,
             "score.dispersion_points",

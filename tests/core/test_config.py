@@ -38,6 +38,18 @@ def test_unknown_keys_list_the_known_ones(tmp_path):
         load_config(p)
 
 
+def test_flow_settings_are_checked_when_the_config_loads(tmp_path):
+    p = tmp_path / "exp.yaml"
+    p.write_text("score: {flow: dis-fast, flow_scale: 0.5}\n")
+    assert (load_config(p).score.flow, load_config(p).score.flow_scale) == ("dis-fast", 0.5)
+    p.write_text("score: {flow: dis-slow}\n")
+    with pytest.raises(ConfigError, match=r"score.flow='dis-slow': one of .*dis-fast"):
+        load_config(p)
+    p.write_text("score: {flow_scale: 2}\n")
+    with pytest.raises(ConfigError, match=r"score.flow_scale=2.0: must be in \(0, 1\]"):
+        load_config(p)
+
+
 def test_a_run_folder_takes_more_cycles_but_not_another_experiment(tmp_path):
     import dataclasses
 

@@ -169,3 +169,30 @@ def test_real_imagenet_vid_frame_folder(shared_data):
     batch = video.get_batch([0, 143])
     assert batch.shape == (2, 720, 1280, 3)
     assert not np.array_equal(batch[0], batch[1])
+
+
+def test_one_rule_selects_the_backends(tiny_video, tiny_frame_folder):
+    from vidal.data.video import READERS, VideoInfo, select_backends
+
+    mp4 = VideoInfo(width=64, height=48, fps=25.0, num_frames=12, container="mov,mp4,m4a")
+    raw = VideoInfo(width=340, height=256, fps=25.0, num_frames=None, container="m4v")
+    webm = VideoInfo(width=64, height=48, fps=25.0, num_frames=None, container="matroska,webm")
+    assert select_backends(tiny_frame_folder, None, "decord") == ("frames",)
+    assert select_backends(tiny_video, mp4, None) == ("decord", "pyav", "opencv")
+    assert select_backends(tiny_video, raw, None) == ("pyav", "opencv")
+    assert select_backends(tiny_video, webm, None) == ("pyav", "opencv")
+    assert select_backends(tiny_video, mp4, "pyav") == ("pyav", "opencv")
+    assert select_backends(tiny_video, None, "opencv") == ("opencv",)
+    assert all(READERS[name].backend == name for name in READERS)
+    with pytest.raises(ConfigError, match="known: decord, pyav, opencv"):
+        open_video(tiny_video, backend="ffmpeg")
+
+
+def test_a_forced_decord_reports_why_it_refuses(shared_data):
+    """The UCF-101-24 raw streams: decord refuses them, and says so when forced."""
+    folder = shared_data / "ucf101-24" / "videos"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} not found")
+    pytest.importorskip("decord")
+    with pytest.raises(DecodeError, match=r"v_Biking_g01_c01\.mp4: decord"):
+        open_video(folder / "v_Biking_g01_c01.mp4", backend="decord")

@@ -196,8 +196,8 @@ def _gt_boxes(video: VideoAnnotation, t: int) -> np.ndarray:
 
 
 def test_missing_flow_is_recomputed_not_a_crash(road, tmp_path, stub, make_detections, make_task):
-    """Bad input: a flow file gone from the cache (or unreadable). Scoring recomputes that pair
-    only and gives the same scores."""
+    """Bad input: a video's flow file gone from the cache, a damaged pair in another. Scoring
+    recomputes that video and that pair only and gives the same scores."""
     train, test = road
     dets = {}
     for v in train:
@@ -216,12 +216,15 @@ def test_missing_flow_is_recomputed_not_a_crash(road, tmp_path, stub, make_detec
     first_task, first = run()
     pairs = sum(v.num_frames - 1 for v in train)
     assert first_task.flows.computed_pairs == pairs
-    files = sorted((tmp_path / "flows").rglob("pair_*.npz"))
-    assert len(files) == pairs
-    files[0].unlink()
-    files[1].write_bytes(b"truncated")
+    files = {v.video_id: first_task.flows.path(first_task._flow_key(v.video_id)) for v in train}
+    assert sorted(files.values()) == sorted((tmp_path / "flows").rglob("*.flows"))
+    gone, damaged = train.videos[0], train.videos[1]
+    files[gone.video_id].unlink()
+    data = bytearray(files[damaged.video_id].read_bytes())
+    data[-10] ^= 0xFF  # inside the last pair
+    files[damaged.video_id].write_bytes(bytes(data))
     task, second = run()
-    assert task.flows.computed_pairs == 2
+    assert task.flows.computed_pairs == gone.num_frames - 1 + 1
     for name in EXTRA:
         for vid in pool.video_ids:
             np.testing.assert_array_equal(first.extra[name][vid], second.extra[name][vid])
@@ -324,12 +327,15 @@ def test_build_detection_task_reads_the_config(road, tmp_path):
     assert (task.build_args["min_size"], task.build_args["max_size"]) == (300, 1000)
     assert task.build_args["options"] == LOW_RES_OPTIONS  # mobilenet at <= 320 px
     assert task.flows.root == tmp_path / "run" / "flows"
+    assert (task.flow_method, task.flow_scale) == ("dis", None)  # tracking's defaults
     cfg = dataclasses.replace(
         cfg,
         model=ModelConfig(preset="resnet50_fpn", size=(300, 1000)),
-        score=ScoreConfig(scorer="detection"),
+        score=ScoreConfig(scorer="detection", flow="dis-medium", flow_scale=0.5),
     )
-    assert build(cfg).build_args == {
+    task = build(cfg)
+    assert (task.flow_method, task.flow_scale) == ("dis-medium", 0.5)
+    assert task.build_args == {
         "num_classes": train.num_classes,
         "backbone": "resnet50_fpn",
         "min_size": 300,

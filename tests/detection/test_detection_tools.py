@@ -106,6 +106,8 @@ def test_bench_tc_runs(tmp_path, capsys, load_tool):
     bench = load_tool("bench/bench_tc.py")
     args = bench.get_args_parser().parse_args(
         [
+            "--parts",
+            "synthetic",
             "--videos",
             "1",
             "--frames",
@@ -130,7 +132,7 @@ def test_bench_tc_runs(tmp_path, capsys, load_tool):
             str(tmp_path / "bench.json"),
         ]
     )
-    report = bench.main(args)
+    report = bench.main(args)["synthetic"]
     assert set(report["ms_per_frame"]) == {
         "flow_compute_dis",
         "flow_read_cache",
@@ -141,6 +143,47 @@ def test_bench_tc_runs(tmp_path, capsys, load_tool):
     assert all(v > 0 for v in report["ms_per_frame"].values())
     assert "TC / mobilenet_v3_fpn" in capsys.readouterr().out
     assert (tmp_path / "bench.json").exists()
+
+
+def test_bench_tc_injects_errors_with_known_truth(load_tool):
+    bench = load_tool("bench/bench_tc.py")
+    gt = np.full((6, 2, 4), np.nan, np.float32)
+    gt[:, 0] = [10, 10, 50, 40]
+    gt[2:, 1] = [100, 60, 140, 100]  # the second object appears at frame 2
+    clean = dict(miss_rate=0.0, miss_burst=1.0, false_per_frame=0.0, false_duration=1)
+    dets, has_fp, has_fn = bench.inject_errors(np.random.default_rng(0), gt, (120, 160), **clean)
+    assert [len(d[0]) for d in dets] == [1, 1, 2, 2, 2, 2]
+    assert not has_fp.any() and not has_fn.any()
+    lossy = dict(miss_rate=1.0, miss_burst=1.0, false_per_frame=3.0, false_duration=3)
+    dets, has_fp, has_fn = bench.inject_errors(np.random.default_rng(0), gt, (120, 160), **lossy)
+    assert has_fn.all()  # every object dropped everywhere
+    for (boxes, _, _), fp in zip(dets, has_fp, strict=True):
+        assert fp == (len(boxes) > 0)  # only false boxes are left, away from the objects
+        assert (bench.iou(boxes, gt[0]).max(axis=1, initial=0) <= 0.5).all()
+
+
+@pytest.mark.slow
+def test_bench_tc_presets_and_cache_on_the_real_clips(shared_data, tmp_path, capsys, load_tool):
+    if not (shared_data / "davis2016").is_dir():
+        pytest.skip(f"{shared_data / 'davis2016'} not found")
+    bench = load_tool("bench/bench_tc.py")
+    args = bench.get_args_parser().parse_args(
+        ["--parts", "presets", "cache", "--data", str(shared_data), "--clip-frames", "4"]
+        + ["--ucf-videos", "1", "--seeds", "1", "--repeats", "1", "--detect-frames", "1"]
+        + ["--methods", "dis-ultrafast", "--scales", "auto", "s128", "--dir", str(tmp_path)]
+    )
+    report = bench.main(args)
+    davis = report["presets"]["davis 854x480"]
+    assert set(davis["rows"]) == {  # the baseline (medium at scale 1) crossed with the options
+        f"{method}@{scale}"
+        for method in ("dis-medium", "dis-ultrafast")
+        for scale in ("1", "auto", "s128")
+    }
+    assert davis["rows"]["dis-medium@1"]["speedup_vs_baseline"] == 1.0
+    assert 0 <= davis["rows"]["dis-ultrafast@auto"]["fn_recall"] <= 1
+    cache = report["cache"]["davis 854x480"]
+    assert cache["files"] == {"old": 4, "new": 1}  # meta.json + 3 pairs, against one file
+    assert "read back" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

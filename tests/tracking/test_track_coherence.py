@@ -25,7 +25,17 @@ def dets(*boxes, label=1, score=0.9):
 
 
 @pytest.mark.parametrize(
-    "module", ["tracking", "tracking.flow", "tracking.propagate", "tracking.graph"]
+    "module",
+    [
+        "tracking",
+        "tracking.flow",
+        "tracking.flow.methods",
+        "tracking.flow.flows",
+        "tracking.flow.store",
+        "tracking.flow.cache",
+        "tracking.propagate",
+        "tracking.graph",
+    ],
 )
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)

@@ -19,13 +19,14 @@ from typing import Any
 
 from vidal.data.annotations import FrameAnnotation, Tube, VideoAnnotation, VideoDataset
 from vidal.data.formats import _apply_split
+from vidal.data.formats.frames import read_frames
 from vidal.data.formats.imagenet_vid import VID_CLASSES, read_imagenet_vid, write_imagenet_vid
 from vidal.data.formats.jhmdb import read_jhmdb, read_puppet_mask
 from vidal.data.formats.synthia import read_synthia_al
 from vidal.data.formats.ucf101_24 import read_ucf101_24, read_ucf101v2_gt, write_ucf101v2_gt
 from vidal.data.formats.vidal_json import read_vidal, write_vidal
 from vidal.data.safe_pickle import load_pickle
-from vidal.data.video import VideoInfo, VideoReader, open_video, probe_video, read_frames
+from vidal.data.video import VideoInfo, VideoReader, open_video, probe_video
 from vidal.errors import ConfigError
 
 __all__ = [

@@ -170,7 +170,7 @@ class DetectionTask:
         workers: data-loading processes for training.
         flow_cache: folder of the optical-flow cache (created when needed).
         flow_method: ``"dis"``, ``"farneback"`` or a :class:`tracking.FlowMethod`.
-        flow_scale: compute the flow at this fraction of the frame size.
+        flow_scale: compute the flow at this fraction of the frame size (``None``: automatic).
         coherence_options: keyword arguments of :func:`tracking.estimate_errors`
             (default ``window=3``, the thesis' 3 frames each way).
         min_score: detections scoring below this are ignored by every score (thesis: 0.5).
@@ -203,7 +203,7 @@ class DetectionTask:
         workers: int = 0,
         flow_cache: str | os.PathLike = "flows",
         flow_method: Any = "dis",
-        flow_scale: float = 1.0,
+        flow_scale: float | None = None,
         coherence_options: dict[str, Any] | None = None,
         min_score: float = 0.5,
         nms_iou: float = 0.5,
@@ -537,6 +537,8 @@ def build_detection_task(
             if cfg.score.flow_cache
             else cfg.out_dir() / "flows"
         ),
+        flow_method=cfg.score.flow,
+        flow_scale=cfg.score.flow_scale,
         device=device,
         progress=progress,
     )

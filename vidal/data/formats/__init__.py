@@ -1,7 +1,7 @@
 """Readers and writers for dataset annotation formats, and the helpers they share.
 
 Each format lives in its own module (``vidal_json``, ``ucf101_24``, ``jhmdb``,
-``imagenet_vid``, ``synthia``); :mod:`vidal.data` exports their public functions and maps
+``imagenet_vid``, ``synthia``, and ``frames`` for unannotated videos); :mod:`vidal.data` exports their public functions and maps
 format names to them in :func:`vidal.data.load_dataset`. The private helpers below keep the
 readers consistent: the same split-file syntax, the same policy for tracks with gaps and
 for boxes that leave the frame.
