@@ -271,3 +271,27 @@ def test_eval_under_a_named_protocol(trained, tiny_dataset, tmp_path, capsys):
     _one_line_error(capsys, "'voc07' is not for action", "act")
     assert main([*args, "--protocol", "acd"]) == 1
     _one_line_error(capsys, "unknown protocol 'acd'")
+
+
+# ---------------------------------------------------------------- 11: one corrupt video
+def test_a_corrupt_video_in_a_folder_is_skipped_and_counted(tiny_dataset, tmp_path, capsys):
+    import shutil
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for f in sorted((tiny_dataset.parent / "videos").rglob("*.mp4"))[:2]:
+        shutil.copy(f, videos / f.name)
+    (videos / "broken.mp4").write_bytes(b"\x00\x01 not a video" * 50)
+    out = tmp_path / "round"
+    args = ["select", "--videos", str(videos), "--selector", "equidistant", "--frames", "4"]
+    assert main([*args, "--classes", "a", "--out", str(out), *FAST]) == 0
+    captured = capsys.readouterr()
+    assert "warning: skipping" in captured.err and "broken.mp4" in captured.err
+    assert "1 videos skipped" in captured.out
+    skipped = json.loads((out / "selection.json").read_text())["skipped"]
+    assert any("broken.mp4" in k for k in skipped)
+
+    assert main(["info", "--format", "frames", "--annotations", str(videos), "--check"]) == 1
+    captured = capsys.readouterr()
+    assert "unreadable   1 files left out" in captured.out and "Traceback" not in captured.err
+    assert "broken.mp4" in captured.out + captured.err

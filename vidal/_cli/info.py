@@ -49,6 +49,8 @@ def _print_text(args: argparse.Namespace, summary: dict[str, Any], extra: dict[s
         out.append(f"split        {args.split}")
     for key in ("videos", "frames", "classes", "tubes", "boxes"):
         out.append(f"{key:<12} {summary[key]}")
+    if summary.get("unreadable"):
+        out.append(f"{'unreadable':<12} {summary['unreadable']} files left out (cannot be decoded)")
     if "videos_present" in extra:
         out.append(
             f"{'on disk':<12} {extra['videos_present']} of {extra['videos_annotated']} videos under {args.videos or 'the annotations folder'}"
@@ -88,6 +90,9 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     if args.check:
         check = check_videos(dataset, progress=not args.json or sys.stderr.isatty())
+        check["undecodable"] += [
+            {"video": None, "path": path, "error": why} for path, why in dataset.unreadable.items()
+        ]
         extra["check"] = check
         problems = check["frame_count_mismatch"] or check["size_mismatch"] or check["undecodable"]
         if problems or check["checked"] == 0 or (args.require_all and check["missing"]):

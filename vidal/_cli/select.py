@@ -346,7 +346,11 @@ def run(args: argparse.Namespace) -> int:
     class_names = _class_names(args, cfg, dataset)
     if not dataset.class_names:  # your own videos: the classes are the checkpoint's or given
         dataset = VideoDataset(
-            class_names, dataset.videos, root=dataset.root, splits=dataset.splits
+            class_names,
+            dataset.videos,
+            root=dataset.root,
+            splits=dataset.splits,
+            unreadable=dataset.unreadable,
         )
     pool, pool_path, new_pool = _pool(args, dataset, out)
     budget = Budget(frames=args.frames, cost=args.cost, videos=args.video_labels)
@@ -366,6 +370,7 @@ def run(args: argparse.Namespace) -> int:
         check_out(out, overwrite=True)
     if getattr(selector, "requires", frozenset()):
         save_scores(out / "scores.npz", scores)
+    scores.skipped.update(dataset.unreadable)  # files of --videos that could not be read
     record = _record(args, cfg, name, options, class_names, pool, pool_path, selection, scores)
     _write_round(out, record, selection, dataset, class_names, pool_path)
     return 0

@@ -242,12 +242,15 @@ class VideoDataset:
         videos: the videos.
         root: folder that relative video paths are resolved against.
         splits: optional named lists of video ids (e.g. ``{"train": [...], "test": [...]}``).
+        unreadable: files found but left out because they cannot be decoded (path -> why);
+            a reader of a folder of videos skips a corrupt one instead of failing.
     """
 
     class_names: list[str]
     videos: list[VideoAnnotation]
     root: Path | None = None
     splits: dict[str, list[str]] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._index = {v.video_id: i for i, v in enumerate(self.videos)}
@@ -371,4 +374,5 @@ class VideoDataset:
             "tubes": self.num_tubes,
             "boxes": self.num_boxes,
             "class_histogram": self.class_histogram(),
+            **({"unreadable": len(self.unreadable)} if self.unreadable else {}),
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 from vidal.data.annotations import VideoAnnotation, VideoDataset
@@ -42,8 +43,12 @@ def read_frames(path: str | os.PathLike, *, fps: float | None = None) -> VideoDa
     Returns:
         The dataset, without classes or tubes.
 
+    In a folder of several videos, one that cannot be decoded is left out with a warning
+    that names it (and listed in :attr:`VideoDataset.unreadable`); the others are read.
+
     Raises:
-        DecodeError: naming a file that cannot be decoded, or when nothing was found.
+        DecodeError: ``path`` itself cannot be decoded, nothing was found, or nothing found
+            can be decoded.
     """
     path = Path(path)
     if not path.exists():
@@ -51,19 +56,25 @@ def read_frames(path: str | os.PathLike, *, fps: float | None = None) -> VideoDa
     base, items = _find_videos(path)
     if not items:
         raise DecodeError(f"{path}: no video files or frame folders found")
-    videos = []
+    videos, unreadable = [], {}
     for item in items:
-        with open_video(item, fps=fps) as reader:
-            rel = item.relative_to(base)
-            vid = (rel.with_suffix("") if item.is_file() else rel).as_posix()
-            videos.append(
-                VideoAnnotation(
-                    vid,
-                    len(reader),
-                    reader.width,
-                    reader.height,
-                    fps=reader.fps,
-                    path=rel.as_posix(),
-                )
-            )
-    return VideoDataset([], videos, root=base)
+        try:
+            videos.append(_annotation(item, base, fps))
+        except DecodeError as e:
+            if len(items) == 1:
+                raise
+            warnings.warn(f"skipping {item}: {e}", stacklevel=2)
+            unreadable[str(item)] = str(e)
+    if not videos:
+        raise DecodeError(f"{path}: none of the {len(items)} videos found can be decoded")
+    return VideoDataset([], videos, root=base, unreadable=unreadable)
+
+
+def _annotation(item: Path, base: Path, fps: float | None) -> VideoAnnotation:
+    """An unannotated video of ``item`` (a file or frame folder), its id relative to ``base``."""
+    with open_video(item, fps=fps) as reader:
+        rel = item.relative_to(base)
+        vid = (rel.with_suffix("") if item.is_file() else rel).as_posix()
+        return VideoAnnotation(
+            vid, len(reader), reader.width, reader.height, fps=reader.fps, path=rel.as_posix()
+        )
