@@ -253,6 +253,46 @@ def build_detector(
         >>> sorted(out), out["probs"].shape[1]
         (['boxes', 'labels', 'probs', 'scores'], 3)
     """
+    _check_build(num_classes, backbone, weights_path, backbone_weights, options)
+    pretrained = weights_path is not None or backbone_weights is not None
+    layers = _trainable_layers(backbone, trainable_backbone_layers, pretrained=pretrained)
+    returned_layers = _check_returned_layers(backbone, returned_layers)
+    anchor_sizes = _check_anchor_sizes(backbone, anchor_sizes, returned_layers)
+    norm_layer = FrozenBatchNorm2d if pretrained else nn.BatchNorm2d
+    options = dict(
+        options,
+        min_size=min_size,
+        max_size=max_size,
+        box_score_thresh=score_thresh,
+        box_nms_thresh=nms_thresh,
+        box_detections_per_img=detections_per_img,
+    )
+    if backbone == "resnet50_fpn":
+        model = _resnet50_fpn_detector(num_classes, norm_layer, layers, anchor_sizes, options)
+    elif backbone == "mobilenet_v2":
+        model = _mobilenet_v2_detector(num_classes, norm_layer, layers, anchor_sizes, options)
+    else:
+        model = _mobilenet_fpn_detector(
+            backbone, num_classes, norm_layer, layers, anchor_sizes, returned_layers, options
+        )
+    model.roi_heads = RoIHeadsWithProbs.from_roi_heads(model.roi_heads)
+    if weights_path is not None:
+        load_detector_weights(model, weights_path)
+    if backbone_weights is not None:
+        load_mobilenet_v2_features(
+            getattr(model.backbone, "body", model.backbone), backbone_weights
+        )
+    return model
+
+
+def _check_build(
+    num_classes: int,
+    backbone: str,
+    weights_path: str | os.PathLike | None,
+    backbone_weights: str | os.PathLike | None,
+    options: Mapping[str, Any],
+) -> None:
+    """Raise :class:`ConfigError` on a backbone, class count or option build_detector refuses."""
     if backbone not in BACKBONES:
         raise ConfigError(f"unknown backbone {backbone!r}; known backbones: {list(BACKBONES)}")
     if num_classes < 1:
@@ -264,14 +304,6 @@ def build_detector(
             "backbone_weights is for the mobilenet_v2 backbones, without weights_path; got "
             f"backbone {backbone!r}" + (" and weights_path" if weights_path is not None else "")
         )
-    pretrained = weights_path is not None or backbone_weights is not None
-    all_layers, pretrained_default = _TRAINABLE_LAYERS[backbone]
-    if trainable_backbone_layers is None:
-        trainable_backbone_layers = pretrained_default if pretrained else all_layers
-    if not 0 <= trainable_backbone_layers <= all_layers:
-        raise ConfigError(
-            f"trainable_backbone_layers must be in 0..{all_layers} for {backbone}, got {trainable_backbone_layers}"
-        )
     clash = sorted(
         set(options)
         & {"box_score_thresh", "box_nms_thresh", "box_detections_per_img", "num_classes"}
@@ -280,83 +312,98 @@ def build_detector(
         raise ConfigError(
             f"pass {clash} as build_detector's own arguments, not as FasterRCNN options"
         )
+
+
+def _trainable_layers(backbone: str, layers: int | None, *, pretrained: bool) -> int:
+    """The backbone stages to train: all from scratch, torchvision's default when pretrained."""
+    all_layers, pretrained_default = _TRAINABLE_LAYERS[backbone]
+    if layers is None:
+        layers = pretrained_default if pretrained else all_layers
+    if not 0 <= layers <= all_layers:
+        raise ConfigError(
+            f"trainable_backbone_layers must be in 0..{all_layers} for {backbone}, got {layers}"
+        )
+    return layers
+
+
+def _check_returned_layers(backbone: str, layers: Sequence[int] | None) -> list[int] | None:
+    """``returned_layers`` sorted and checked (MobileNet FPN stages 1..5)."""
+    if layers is None:
+        return None
+    chosen = sorted({int(k) for k in layers})
+    if backbone not in _MOBILENET_FPN or not chosen or not 1 <= chosen[0] <= chosen[-1] <= 5:
+        raise ConfigError(
+            f"returned_layers: MobileNet stages in 1..5 for {list(_MOBILENET_FPN)} only, got "
+            f"{chosen} for {backbone}"
+        )
+    return chosen
+
+
+def _check_anchor_sizes(
+    backbone: str, sizes: Sequence[int] | None, returned_layers: list[int] | None
+) -> tuple[int, ...] | None:
+    """``anchor_sizes`` as ints, one per level where the backbone has fixed levels."""
+    if sizes is None:
+        return None
+    sizes = tuple(int(a) for a in sizes)
+    need = 5 if backbone == "resnet50_fpn" else None
     if returned_layers is not None:
-        returned_layers = sorted({int(k) for k in returned_layers})
-        if (
-            backbone not in _MOBILENET_FPN
-            or not returned_layers
-            or not (1 <= returned_layers[0] and returned_layers[-1] <= 5)
-        ):
-            raise ConfigError(
-                f"returned_layers: MobileNet stages in 1..5 for {list(_MOBILENET_FPN)} only, got "
-                f"{returned_layers} for {backbone}"
-            )
-    if anchor_sizes is not None:
-        anchor_sizes = tuple(int(a) for a in anchor_sizes)
-        need = 5 if backbone == "resnet50_fpn" else None
-        if returned_layers is not None:
-            need = len(returned_layers) + 1
-        if not anchor_sizes or min(anchor_sizes) < 1 or (need and len(anchor_sizes) != need):
-            raise ConfigError(
-                f"anchor_sizes must be positive pixel sizes ({need or 'any number'} for {backbone}), "
-                f"got {list(anchor_sizes)}"
-            )
-    norm_layer = FrozenBatchNorm2d if pretrained else nn.BatchNorm2d
-    options = dict(
-        options,
-        min_size=min_size,
-        max_size=max_size,
-        box_score_thresh=score_thresh,
-        box_nms_thresh=nms_thresh,
-        box_detections_per_img=detections_per_img,
+        need = len(returned_layers) + 1
+    if not sizes or min(sizes) < 1 or (need and len(sizes) != need):
+        raise ConfigError(
+            f"anchor_sizes must be positive pixel sizes ({need or 'any number'} for {backbone}), "
+            f"got {list(sizes)}"
+        )
+    return sizes
+
+
+def _resnet50_fpn_detector(
+    num_classes: int,
+    norm_layer: type[nn.Module],
+    layers: int,
+    anchor_sizes: tuple[int, ...] | None,
+    options: dict[str, Any],
+) -> FasterRCNN:
+    """As ``torchvision.models.detection.fasterrcnn_resnet50_fpn``."""
+    body = resnet_fpn_backbone(
+        backbone_name="resnet50", weights=None, norm_layer=norm_layer, trainable_layers=layers
     )
-    if backbone == "resnet50_fpn":
-        # as torchvision.models.detection.fasterrcnn_resnet50_fpn
-        body = resnet_fpn_backbone(
-            backbone_name="resnet50",
-            weights=None,
-            norm_layer=norm_layer,
-            trainable_layers=trainable_backbone_layers,
-        )
-        if anchor_sizes is not None:
-            sizes = tuple((a,) for a in anchor_sizes)
-            ratios = ((0.5, 1.0, 2.0),) * len(sizes)
-            options["rpn_anchor_generator"] = AnchorGenerator(sizes, ratios)
-        model = FasterRCNN(body, num_classes + 1, **options)
-    elif backbone == "mobilenet_v2":
-        model = _mobilenet_v2_detector(
-            num_classes, norm_layer, trainable_backbone_layers, anchor_sizes, options
-        )
+    if anchor_sizes is not None:
+        sizes = tuple((a,) for a in anchor_sizes)
+        options["rpn_anchor_generator"] = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
+    return FasterRCNN(body, num_classes + 1, **options)
+
+
+def _mobilenet_fpn_detector(
+    backbone: str,
+    num_classes: int,
+    norm_layer: type[nn.Module],
+    layers: int,
+    anchor_sizes: tuple[int, ...] | None,
+    returned_layers: list[int] | None,
+    options: dict[str, Any],
+) -> FasterRCNN:
+    """As ``torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn`` (V3 or V2)."""
+    body = mobilenet_backbone(
+        backbone_name=_MOBILENET_FPN[backbone],
+        weights=None,
+        fpn=True,
+        norm_layer=norm_layer,
+        trainable_layers=layers,
+        returned_layers=returned_layers,
+    )
+    levels: tuple[tuple[int, ...], ...]
+    if returned_layers is None:
+        levels = (tuple(anchor_sizes or (32, 64, 128, 256, 512)),) * 3
     else:
-        # as torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn
-        body = mobilenet_backbone(
-            backbone_name=_MOBILENET_FPN[backbone],
-            weights=None,
-            fpn=True,
-            norm_layer=norm_layer,
-            trainable_layers=trainable_backbone_layers,
-            returned_layers=returned_layers,
-        )
-        if returned_layers is None:
-            levels = (tuple(anchor_sizes or (32, 64, 128, 256, 512)),) * 3
-        else:
-            per_level = anchor_sizes or tuple(32 * 2**i for i in range(len(returned_layers) + 1))
-            levels = tuple((a,) for a in per_level)  # type: ignore[assignment]
-        aspect_ratios = ((0.5, 1.0, 2.0),) * len(levels)
-        model = FasterRCNN(
-            body,
-            num_classes + 1,
-            rpn_anchor_generator=AnchorGenerator(levels, aspect_ratios),
-            **{"rpn_score_thresh": 0.05, **options},
-        )
-    model.roi_heads = RoIHeadsWithProbs.from_roi_heads(model.roi_heads)
-    if weights_path is not None:
-        load_detector_weights(model, weights_path)
-    if backbone_weights is not None:
-        load_mobilenet_v2_features(
-            getattr(model.backbone, "body", model.backbone), backbone_weights
-        )
-    return model
+        per_level = anchor_sizes or tuple(32 * 2**i for i in range(len(returned_layers) + 1))
+        levels = tuple((a,) for a in per_level)
+    return FasterRCNN(
+        body,
+        num_classes + 1,
+        rpn_anchor_generator=AnchorGenerator(levels, ((0.5, 1.0, 2.0),) * len(levels)),
+        **{"rpn_score_thresh": 0.05, **options},
+    )
 
 
 def _mobilenet_v2_detector(
