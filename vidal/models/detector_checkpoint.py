@@ -43,12 +43,18 @@ FORMAT = "vidal-detector"
 STEPS_TRAINED = "steps_trained"
 
 
-def build_from_args(build: dict[str, Any], weights: str | os.PathLike | None) -> nn.Module:
+def build_from_args(
+    build: dict[str, Any],
+    weights: str | os.PathLike | None,
+    *,
+    backbone_weights: str | os.PathLike | None = None,
+) -> nn.Module:
     """``build_detector`` from a checkpoint's ``build`` dict (and optional weights)."""
     return build_detector(
         build["num_classes"],
         backbone=build["backbone"],
         weights_path=weights,
+        backbone_weights=backbone_weights,
         min_size=build["min_size"],
         max_size=build["max_size"],
         **build["options"],

@@ -35,13 +35,17 @@ How :func:`build_detection_task` reads an :class:`~vidal.config.ExperimentConfig
 ==========================  =================================================================
 field                       meaning for detection
 ==========================  =================================================================
-``model.preset``            backbone: ``mobilenet_v3_fpn`` (CPU) or ``resnet50_fpn`` (thesis);
-                            the action presets ``small``/``full`` stand for these two
+``model.preset``            backbone: ``mobilenet_v3_fpn`` (CPU), ``resnet50_fpn`` (thesis),
+                            ``mobilenet_v2`` / ``mobilenet_v2_fpn`` (ImageNet features
+                            from ``model.backbone_weights``); the action presets
+                            ``small``/``full`` stand for the first two
 ``model.size``              ``[min_size, max_size]``: frames are resized so the shorter side
                             is ``min_size`` (the thesis' 300 px height) unless the longer one
                             would exceed ``max_size``
 ``model.weights``           optional local detector/backbone/classifier state dict
                             (e.g. COCO Faster R-CNN weights, thesis Sec. 2.5.1)
+``model.backbone_weights``  presets ``mobilenet_v2``/``mobilenet_v2_fpn``: ImageNet
+                            MobileNetV2 feature weights from a local file
 ``model.options``           keyword arguments of :func:`build_detector` (e.g. ``anchor_sizes``)
                             over the defaults: :data:`LOW_RES_OPTIONS` for
                             ``mobilenet_v3_fpn`` at ``min_size <= 320``, torchvision's else
@@ -116,6 +120,8 @@ __all__ = [
 DETECTION_PRESETS: dict[str, str] = {
     "mobilenet_v3_fpn": "mobilenet_v3_fpn",
     "resnet50_fpn": "resnet50_fpn",
+    "mobilenet_v2": "mobilenet_v2",
+    "mobilenet_v2_fpn": "mobilenet_v2_fpn",
     "small": "mobilenet_v3_fpn",
     "full": "resnet50_fpn",
 }
@@ -154,6 +160,8 @@ class DetectionTask:
         max_size: longest allowed longer side after the resize.
         weights: optional local state dict to start from (see
             :func:`vidal.models.detector.load_detector_weights`).
+        backbone_weights: ``mobilenet_v2`` backbones: ImageNet MobileNetV2 feature weights
+            from a local file (mapped by position, :mod:`vidal.models.mobilenet_v2`).
         detector_options: further keyword arguments of :func:`build_detector` (e.g.
             ``trainable_backbone_layers``, ``rpn_post_nms_top_n_test``).
         steps: SGD steps per cycle (not with ``epochs``).
@@ -193,6 +201,7 @@ class DetectionTask:
         min_size: int = TASK_DEFAULTS["detection"]["size"][0],
         max_size: int = TASK_DEFAULTS["detection"]["size"][1],
         weights: str | os.PathLike | None = None,
+        backbone_weights: str | os.PathLike | None = None,
         detector_options: dict[str, Any] | None = None,
         steps: int | None = None,
         epochs: int | None = None,
@@ -236,6 +245,7 @@ class DetectionTask:
             "options": dict(detector_options or {}),
         }
         self.weights = None if weights is None else str(weights)
+        self.backbone_weights = None if backbone_weights is None else str(backbone_weights)
         if self.weights is not None and not Path(self.weights).is_file():
             raise ConfigError(f"detector weights not found: {self.weights}")
         if initial_steps is not None and (initial_steps < 1 or epochs is not None):
@@ -280,7 +290,9 @@ class DetectionTask:
                 model = build_from_args(self.build_args, None)
                 model.load_state_dict(state)
             else:
-                model = build_from_args(self.build_args, self.weights)
+                model = build_from_args(
+                    self.build_args, self.weights, backbone_weights=self.backbone_weights
+                )
         return model.to(self.device)
 
     def save_checkpoint(self, model: nn.Module, path: Path, **_: Any) -> None:
@@ -525,6 +537,9 @@ def build_detection_task(
         min_size=int(size[0]),
         max_size=int(size[1]),
         weights=None if m.weights is None else os.path.expanduser(m.weights),
+        backbone_weights=(
+            None if m.backbone_weights is None else os.path.expanduser(m.backbone_weights)
+        ),
         detector_options=options,
         steps=None if t.epochs else t.steps,
         initial_steps=None if t.epochs else t.initial_steps,
