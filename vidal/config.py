@@ -65,6 +65,9 @@ class DataConfig:
         synth_dir: folder of the synthetic dataset (format ``"synthetic"``).
         synth_videos / synth_kind / synth_seed: size, kind (``action`` or ``road``) and seed
             of the synthetic dataset.
+        synth_options: any other :class:`vidal.data.synth.SynthConfig` settings (e.g.
+            ``max_frames``, ``partial_prob``, ``class_skew``, ``rare_prob``), to draw data
+            with the regimes real video has (long static stretches, rare classes, ...).
     """
 
     format: str = "synthetic"
@@ -77,6 +80,7 @@ class DataConfig:
     synth_videos: int = 48
     synth_kind: str = "action"
     synth_seed: int = 0
+    synth_options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check(self.synth_videos >= 2, "data.synth_videos", self.synth_videos, "must be >= 2")

@@ -295,3 +295,19 @@ def test_a_corrupt_video_in_a_folder_is_skipped_and_counted(tiny_dataset, tmp_pa
     captured = capsys.readouterr()
     assert "unreadable   1 files left out" in captured.out and "Traceback" not in captured.err
     assert "broken.mp4" in captured.out + captured.err
+
+
+def test_synthetic_regimes_come_from_the_config(tmp_path, capsys):
+    config = tmp_path / "exp.yaml"
+    config.write_text(f"data: {{synth_dir: '{tmp_path / 's'}', synth_options: {{bogus: 1}}}}\n")
+    assert main(["run", str(config), "--out", str(tmp_path / "run"), *FAST]) == 1
+    _one_line_error(capsys, "data.synth_options", "bogus")
+    assert not (tmp_path / "s").exists()
+
+    from vidal.config import DataConfig
+    from vidal.experiment.data import synthetic_dataset
+
+    options = {"min_frames": 16, "max_frames": 16, "width": 64, "height": 48, "class_skew": 2.0}
+    data = DataConfig(synth_dir=str(tmp_path / "s"), synth_videos=4, synth_options=options)
+    stamp = json.loads((synthetic_dataset(data, progress=False).parent / "synth.json").read_text())
+    assert stamp["config"]["class_skew"] == 2.0 and stamp["config"]["max_frames"] == 16

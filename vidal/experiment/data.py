@@ -28,7 +28,20 @@ def synthetic_dataset(data: Any, *, progress: bool = True) -> Path:
 
     root = Path(os.path.expanduser(data.synth_dir))
     ann = root / "annotations.json"
-    synth = SynthConfig(videos=data.synth_videos, seed=data.synth_seed, kind=data.synth_kind)
+    fixed = {"videos", "seed", "kind"} & set(data.synth_options)
+    if fixed:
+        raise ConfigError(
+            f"data.synth_options: set {sorted(fixed)} with data.synth_videos/seed/kind instead"
+        )
+    try:
+        synth = SynthConfig(
+            videos=data.synth_videos,
+            seed=data.synth_seed,
+            kind=data.synth_kind,
+            **data.synth_options,
+        )
+    except TypeError as e:
+        raise ConfigError(f"data.synth_options: {e}") from e
     stamp = root / "synth.json"
     if ann.exists() and stamp.exists():
         try:

@@ -114,6 +114,18 @@ def check_config(cfg: Any) -> None:
 
     family(cfg.task).check(cfg)
     get_selector(cfg.select.selector, **cfg.select.options)
+    if cfg.data.format == "synthetic":  # the generator's settings, before drawing anything
+        from vidal.data.synth import SynthConfig
+
+        try:
+            SynthConfig(
+                videos=cfg.data.synth_videos,
+                seed=cfg.data.synth_seed,
+                kind=cfg.data.synth_kind,
+                **cfg.data.synth_options,
+            )
+        except TypeError as e:
+            raise ConfigError(f"data.synth_options: {e}") from e
 
 
 def build_task(cfg: Any, train_set: Any, test_set: Any, *, progress: bool = True) -> Task:
