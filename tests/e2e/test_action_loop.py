@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    cfg = SynthConfig(videos=6, width=64, height=48, min_frames=16, max_frames=24, seed=1)
+    cfg = SynthConfig(videos=12, width=64, height=48, min_frames=16, max_frames=24, seed=1)
     return make_dataset(tmp_path_factory.mktemp("loop-synth"), cfg, progress=False)
 
 

@@ -116,6 +116,12 @@ def load_experiment_data(cfg: Any, *, progress: bool = True) -> tuple[VideoDatas
     d = cfg.data
     ds = _read(d, progress=progress)
     if d.train_split in ds.splits and d.test_split in ds.splits:
+        for name in (d.train_split, d.test_split):
+            if not ds.splits[name]:
+                raise ConfigError(
+                    f"the {name!r} split of the dataset holds no video (a synthetic dataset: "
+                    "draw more videos than classes)"
+                )
         return ds.split(d.train_split), ds.split(d.test_split)
     raise ConfigError(
         f"the dataset has splits {sorted(ds.splits)}; data.train_split={d.train_split!r} and "
