@@ -196,6 +196,8 @@ class ScoreConfig:
         stride: frames between consecutive scoring clips (overlaps are averaged).
         flow_cache: detection: folder of the optical-flow cache (default ``<out>/flows``);
             flow depends only on the videos, so runs may share one.
+        workers: processes that decode videos ahead of the model while scoring (a torch
+            DataLoader; 0 decodes in the scoring process).
     """
 
     scorer: str = "uncertainty"
@@ -203,9 +205,11 @@ class ScoreConfig:
     tau: float = 0.9
     stride: int = 4
     flow_cache: str | None = None
+    workers: int = 0
 
     def __post_init__(self) -> None:
         _check(self.passes >= 1, "score.passes", self.passes, "must be >= 1")
+        _check(self.workers >= 0, "score.workers", self.workers, "must be >= 0")
         _check(0 < self.tau <= 1, "score.tau", self.tau, "must be in (0, 1]")
         _check(self.stride >= 1, "score.stride", self.stride, "must be >= 1")
 
