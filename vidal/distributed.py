@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidal.device import choose_device
 from vidal.errors import ConfigError, VidalError
 
 __all__ = [
@@ -251,16 +252,13 @@ def _timeout() -> datetime.timedelta:
     return datetime.timedelta(seconds=seconds)
 
 
-def init_world(
-    device: str = "auto", *, choose: Callable[[str], torch.device] | None = None
-) -> World:
+def init_world(device: str = "auto") -> World:
     """The world of this process: initialised once per process when launched, else one process.
 
     Args:
         device: the config's device name (``auto``, ``cpu``, ``cuda``), resolved by
             :func:`vidal.device.choose_device` (under a launcher ``cuda`` means
             ``cuda:LOCAL_RANK``).
-        choose: the device chooser (default :func:`vidal.device.choose_device`).
 
     Returns:
         The :class:`World`. Under a launcher with ``WORLD_SIZE > 1`` the default process
@@ -268,14 +266,12 @@ def init_world(
         :data:`DEFAULT_TIMEOUT`) and later calls return the same world.
 
     Raises:
-        ConfigError: a bad device name, or ranks that would share a device type mix.
+        ConfigError: a bad device name, or more processes on a machine than GPUs.
     """
     global _WORLD
     if _WORLD is not None:
         return _WORLD
-    if choose is None:
-        from vidal.device import choose_device as choose
-    chosen = choose(device)
+    chosen = choose_device(device)
     if not launched() or int(os.environ["WORLD_SIZE"]) <= 1:
         return World(device=chosen, local_rank=int(os.environ.get("LOCAL_RANK", 0)))
     import torch.distributed as dist
