@@ -215,6 +215,8 @@ class ScoreConfig:
             ``dis-fast``, ``dis-medium``, ``farneback``).
         flow_scale: detection: compute the flow at this fraction of the frame size, in
             ``(0, 1]``; ``None``: the shorter side at most :data:`tracking.FLOW_SHORT_SIDE` px.
+        workers: processes that decode videos ahead of the model while scoring (a torch
+            DataLoader; 0 decodes in the scoring process).
     """
 
     scorer: str = "uncertainty"
@@ -226,11 +228,13 @@ class ScoreConfig:
     flow_scale: float | None = None
     dispersion_points: int = 5
     dispersion_videos: float = 0.25
+    workers: int = 0
 
     def __post_init__(self) -> None:
         from tracking import FLOW_METHODS
 
         _check(self.passes >= 1, "score.passes", self.passes, "must be >= 1")
+        _check(self.workers >= 0, "score.workers", self.workers, "must be >= 0")
         _check(0 < self.tau <= 1, "score.tau", self.tau, "must be in (0, 1]")
         _check(self.stride >= 1, "score.stride", self.stride, "must be >= 1")
         _check(self.flow in FLOW_METHODS, "score.flow", self.flow, f"one of {list(FLOW_METHODS)}")

@@ -6,6 +6,11 @@ written in that order, so an interrupted run resumes from the last file written 
 losing or repeating a label. Randomness for cycle ``k`` comes from ``(seed, k, stream)``
 (:mod:`vidal.seeding`; streams: initial labels, selection, training, scoring), so a resumed
 run makes exactly the choices an uninterrupted one makes.
+
+With several processes (``torchrun``, :mod:`vidal.distributed`) every rank runs the same
+loop: training is data-parallel, scoring and evaluation are sharded by video, rank 0 alone
+selects and writes the cycle's files, and every rank reads them back after a barrier. Which
+files exist is what rank 0 sees (broadcast), so all ranks resume from the same point.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 from vidal import seeding
 from vidal._io import atomic_write, atomic_write_json
 from vidal.config import BudgetConfig
+from vidal.distributed import World
 from vidal.errors import VidalError
 from vidal.oracle import SimulatedOracle
 from vidal.pool import LabelPool
@@ -136,7 +142,9 @@ class ActiveLoop:
         cycles: number of train/evaluate cycles (selection happens between them).
         seed: the experiment's seed.
         fine_tune: start each cycle from the previous cycle's weights (the papers do).
-        log: where progress lines go (``print`` by default; ``None`` for silence).
+        log: where progress lines go (``print`` by default; ``None`` for silence); rank 0
+            alone logs.
+        world: the processes running the loop together (one by default).
     """
 
     def __init__(
@@ -152,6 +160,7 @@ class ActiveLoop:
         seed: int = 0,
         fine_tune: bool = True,
         log: Callable[[str], None] | None = print,
+        world: World | None = None,
     ) -> None:
         if cycles < 1:
             raise VidalError(f"cycles must be >= 1, got {cycles}")
@@ -164,7 +173,8 @@ class ActiveLoop:
         self.cycles = cycles
         self.seed = seed
         self.fine_tune = fine_tune
-        self.log = log or (lambda _msg: None)
+        self.world = world if world is not None else World()
+        self.log = log if log is not None and self.world.is_main else (lambda _msg: None)
 
     def _cycle_dir(self, k: int) -> Path:
         return self.run_dir / f"cycle_{k:03d}"
@@ -172,11 +182,21 @@ class ActiveLoop:
     def _rng(self, k: int, stream: int) -> np.random.Generator:
         return seeding.rng(self.seed, k, stream)
 
+    def _exists(self, *paths: Path) -> list[bool]:
+        """Whether each file exists, as rank 0 sees it (so every rank takes the same branch)."""
+        return self.world.broadcast([p.exists() for p in paths])
+
+    def _write(self, write: Callable[[], object]) -> None:
+        """Run ``write`` on rank 0 alone; every rank goes on once it is done."""
+        if self.world.is_main:
+            write()
+        self.world.barrier()
+
     def run(self) -> list[dict]:
         """Run (or resume) every cycle; returns the per-cycle results."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         pool_path = self._cycle_dir(0) / "pool.json"
-        if pool_path.exists():
+        if self._exists(pool_path)[0]:
             self.pool = LabelPool.load(pool_path)
         else:
             sel = initial_selection(
@@ -189,7 +209,7 @@ class ActiveLoop:
             self.pool.history.append(
                 {"cycle": 0, "frames": sel.num_frames, "how": "initial random"}
             )
-            self.pool.save(pool_path)
+            self._write(lambda: self.pool.save(pool_path))
         results = []
         model = None
         for k in range(self.cycles):
@@ -197,7 +217,7 @@ class ActiveLoop:
             self.pool = LabelPool.load(d / "pool.json")
             metrics, model = self._run_cycle(k, d, model)
             results.append(metrics)
-            self._write_results(results)
+            self._write(lambda: self._write_results(results))
         return results
 
     def _run_cycle(self, k: int, d: Path, previous: Any) -> tuple[dict, Any]:
@@ -205,12 +225,13 @@ class ActiveLoop:
         cycle's metrics and its model."""
         ckpt, metrics_path = d / "checkpoint.pt", d / "metrics.json"
         t0 = time.perf_counter()
-        if ckpt.exists() and metrics_path.exists():
+        has_ckpt, has_metrics = self._exists(ckpt, metrics_path)
+        if has_ckpt and has_metrics:
             model = self.task.load_checkpoint(ckpt)
             metrics = json.loads(metrics_path.read_text())
             self.log(f"cycle {k}: resumed (trained and evaluated before)")
         else:
-            if ckpt.exists():
+            if has_ckpt:
                 model = self.task.load_checkpoint(ckpt)
                 train_stats: dict = {"resumed": True}
             else:
@@ -228,7 +249,7 @@ class ActiveLoop:
                 train_stats = self.task.train(
                     model, self.pool, seed=seeding.seed(self.seed, k, TRAINING)
                 )
-                self.task.save_checkpoint(model, ckpt)
+                self._write(lambda: self.task.save_checkpoint(model, ckpt))
             evaluation = self.task.evaluate(model)
             metrics = {
                 "cycle": k,
@@ -241,7 +262,7 @@ class ActiveLoop:
                 "metrics": evaluation,
                 "seconds": round(time.perf_counter() - t0, 2),
             }
-            atomic_write_json(metrics_path, metrics)
+            self._write(lambda: atomic_write_json(metrics_path, metrics))
         primary = metrics["metrics"].get(self.task.primary_metric)
         shown = "n/a" if primary is None else f"{primary:.4f}"
         self.log(f"cycle {k}: {self.task.primary_metric} = {shown}")
@@ -251,21 +272,14 @@ class ActiveLoop:
 
     def _select_and_label(self, k: int, d: Path, model: Any) -> None:
         next_pool = self._cycle_dir(k + 1) / "pool.json"
-        if next_pool.exists():
-            return
         sel_path = d / "selection.json"
-        if sel_path.exists():
-            selection = Selection.from_json(json.loads(sel_path.read_text()))
-        else:
-            scores = self._scores(k, d, model)
-            budget = self.budget.for_pool(self.pool)
-            candidates = self.pool
-            if scores.skipped:
-                for vid, why in scores.skipped.items():
-                    self.log(f"cycle {k}: video {vid} left out of selection: {why}")
-                candidates = self.pool.without(scores.skipped)
-            selection = self.selector(scores, candidates, budget, self._rng(k, SELECTION))
-            atomic_write_json(sel_path, selection.to_json())
+        has_next, has_selection = self._exists(next_pool, sel_path)
+        if has_next:
+            return
+        if not has_selection:
+            scores = self._scores(k, d, model)  # every rank scores its share
+            self._write(lambda: self._select(k, sel_path, model, scores))
+        selection = Selection.from_json(json.loads(sel_path.read_text()))
         cost = self.oracle.label(selection, self.pool)
         self.pool.history.append(
             {
@@ -278,24 +292,40 @@ class ActiveLoop:
         self.log(
             f"cycle {k}: selected {selection.num_frames} frames, {len(selection.videos)} videos"
         )
-        self.pool.save(next_pool)
+        self._write(lambda: self.pool.save(next_pool))
 
-    def _scores(self, k: int, d: Path, model: Any) -> FrameScores:
-        """Cycle ``k``'s scores: saved, computed (and saved), or none for score-free selectors."""
+    def _select(self, k: int, sel_path: Path, model: Any, scores: FrameScores) -> None:
+        """Rank 0: choose cycle ``k``'s frames from ``scores`` and write ``selection.json``."""
         requires = getattr(self.selector, "requires", True)
-        scores_path = d / "scores.npz"
-        if scores_path.exists():
-            scores = load_scores(scores_path)
-        elif requires:
-            scores = self.task.score(model, self.pool, seed=seeding.seed(self.seed, k, SCORING))
-            save_scores(scores_path, scores)
-        else:  # random, equidistant, ...: no model pass, only the videos to leave out
-            scores = FrameScores(skipped=self.task.unreadable(self.pool))
         if isinstance(requires, frozenset) and "lookahead" in requires:  # the ceiling
             scores.lookahead = self.task.lookahead(  # type: ignore[attr-defined]
                 model, self.pool, seed=seeding.seed(self.seed, k, LOOKAHEAD)
             )
-        return scores
+        budget = self.budget.for_pool(self.pool)
+        candidates = self.pool
+        if scores.skipped:
+            for vid, why in scores.skipped.items():
+                self.log(f"cycle {k}: video {vid} left out of selection: {why}")
+            candidates = self.pool.without(scores.skipped)
+        selection = self.selector(scores, candidates, budget, self._rng(k, SELECTION))
+        atomic_write_json(sel_path, selection.to_json())
+
+    def _scores(self, k: int, d: Path, model: Any) -> FrameScores:
+        """Cycle ``k``'s scores (complete on rank 0): saved, computed by every rank (and
+        saved), or none for score-free selectors."""
+        requires = getattr(self.selector, "requires", True)
+        scores_path = d / "scores.npz"
+        if self._exists(scores_path)[0]:
+            return load_scores(scores_path) if self.world.is_main else FrameScores()
+        if requires:
+            scores = self.task.score(model, self.pool, seed=seeding.seed(self.seed, k, SCORING))
+            if self.world.is_main:
+                save_scores(scores_path, scores)
+            return scores
+        # random, equidistant, ...: no model pass, only the videos to leave out
+        if not self.world.is_main:
+            return FrameScores()
+        return FrameScores(skipped=self.task.unreadable(self.pool))
 
     def _write_results(self, results: list[dict]) -> None:
         atomic_write_json(self.run_dir / "results.json", {"seed": self.seed, "cycles": results})

@@ -152,21 +152,21 @@ def test_interrupted_train_keeps_an_exact_checkpoint(tiny_dataset, tmp_path, mon
     common += ["--batch-size", "1", "--cluster-weight", "0", "--labeled-fraction", "0.5", *FAST]
     assert main([*common, "--steps", "6", "--out", str(tmp_path / "whole")]) == 0
 
-    sample, calls = SparseClipSampler.sample, []
+    draw, calls = SparseClipSampler.draw, []
 
-    def interrupting(self, batch_size):
+    def interrupting(self, batch_size):  # each step draws its batch once
         calls.append(1)
         if len(calls) == 3:  # Ctrl-C during the third step
             os.kill(os.getpid(), signal.SIGINT)
-        return sample(self, batch_size)
+        return draw(self, batch_size)
 
-    monkeypatch.setattr(SparseClipSampler, "sample", interrupting)
+    monkeypatch.setattr(SparseClipSampler, "draw", interrupting)
     parts = tmp_path / "parts"
     assert main([*common, "--steps", "6", "--out", str(parts)]) == 130
     err = capsys.readouterr().err
     assert "interrupted after 3 of 6 steps" in err and "--resume --steps 3" in err
     assert json.loads((parts / "train.json").read_text())["steps_total"] == 3
-    monkeypatch.setattr(SparseClipSampler, "sample", sample)
+    monkeypatch.setattr(SparseClipSampler, "draw", draw)
     assert main([*common, "--steps", "3", "--resume", "--out", str(parts)]) == 0
 
     whole = load_action_checkpoint(tmp_path / "whole" / "checkpoint.pt").state_dict()

@@ -9,7 +9,7 @@ prints each against one baseline measured in the same run, Faster R-CNN on Mobil
 - ``frcnn_mobilenet_v3_fpn``: torchvision's architecture and settings (random weights: an
   untrained head keeps up to 100 low-scoring boxes, so its post-processing costs a little
   more than a trained one's); ``..._low_res`` adds the CPU config's fewer proposals
-  (:data:`vidal.detection_task.LOW_RES_OPTIONS`);
+  (:data:`vidal.tasks.detection.LOW_RES_OPTIONS`);
 - ``frcnn_mobilenet_v2``: torchvision's documented MobileNetV2 Faster R-CNN with the ImageNet
   backbone file (its box head multiplies 1280 x 7 x 7 features by a 1024-wide layer for
   every proposal), and ``frcnn_mobilenet_v2_fpn`` (the same backbone under the MobileNet
@@ -52,7 +52,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 from torchvision.ops import batched_nms, box_convert, box_iou
-from vidal.detection_task import LOW_RES_OPTIONS
+from vidal.tasks.detection import LOW_RES_OPTIONS
 
 from vidal.models.darknet import DarknetNet, decode_yolo, load_darknet_detector
 from vidal.models.detector import build_detector

@@ -1,5 +1,8 @@
 """``vidal run CONFIG.yaml``: a whole simulated active-learning experiment (resumable).
 
+Under ``torchrun --nproc_per_node N -m vidal run CONFIG`` the N processes share each cycle
+(see the README's "Several processes and machines"); rank 0 prints and writes.
+
 With ``--selectors A B C`` the config runs once per selector (each into ``OUT/<name>``,
 sharing the first cycle, the selector options and, for detection, the optical-flow cache
 in ``OUT/flows``), and ``OUT/learning_curve.png`` compares them, e.g.::
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from vidal.config import load_config
+    from vidal.distributed import init_world
     from vidal.errors import ConfigError
     from vidal.experiment import compare_selectors, results_table, run_experiment
     from vidal.select import get_selector
@@ -55,8 +59,11 @@ def run(args: argparse.Namespace) -> int:
     if args.device:
         overrides["device"] = args.device
     cfg = load_config(args.config, overrides)
+    world = init_world(cfg.device)
     if not args.selectors:
-        results = run_experiment(cfg, progress=not args.no_progress)
+        results = run_experiment(cfg, progress=not args.no_progress, world=world)
+        if not world.is_main:
+            return 0
         print(results_table([results]))
         print(
             f"results: {cfg.out_dir() / 'results.json'}\nplot:    {cfg.out_dir() / 'learning_curve.png'}"
@@ -80,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         get_selector(name, **sub.select.options)  # a bad name or option fails before any work
         configs.append(sub)
     all_results = compare_selectors(configs, out, progress=not args.no_progress)
+    if not world.is_main:
+        return 0
     print(results_table(all_results))
     print(f"results: {out / 'results.json'}\nplot:    {out / 'learning_curve.png'}")
     return 0

@@ -24,6 +24,9 @@ of its classes count as yours) or your own detections (``--detections``: a COCO 
 or a folder of MOT ``det.txt`` files); every detection selector (tc, entropy_det, margin_det,
 least_confidence_det, random_tr_det) then works on them.
 
+``torchrun --nproc_per_node N -m vidal select ...`` scores with N processes, each decoding
+and scoring its share of the videos; rank 0 selects and writes the round.
+
 Examples:
     vidal select --videos my_videos/ --selector equidistant --frames 100 \\
         --classes person car --out round1/                                   # first round
@@ -288,8 +291,11 @@ def _pool(args: argparse.Namespace, dataset: Any, out: Path) -> tuple[Any, Path,
 
 
 # --------------------------------------------------------------------------- score and select
-def _scores(args: argparse.Namespace, cfg: Any, dataset: Any, pool: Any, selector: Any) -> Any:
-    """Every unlabeled frame's scores (or, for a score-free selector, only the unreadable videos)."""
+def _scores(
+    args: argparse.Namespace, cfg: Any, dataset: Any, pool: Any, selector: Any, world: Any
+) -> Any:
+    """Every unlabeled frame's scores, complete on rank 0 (or, for a score-free selector,
+    only the unreadable videos)."""
     from vidal._cli.common import frozen_detector
     from vidal.data.check import undecodable
     from vidal.data.store import FrameStore
@@ -297,18 +303,22 @@ def _scores(args: argparse.Namespace, cfg: Any, dataset: Any, pool: Any, selecto
     from vidal.tasks import build_task
 
     if not getattr(selector, "requires", frozenset()):
+        if not world.is_main:
+            return FrameScores()
         store = FrameStore(dataset, max_bytes=64 << 20)
         todo = [v for v in pool.video_ids if not pool.mask(v).all()]
         return FrameScores(skipped=undecodable(todo, lambda v: store.get(v, [0])))
-    task = build_task(cfg, dataset, dataset, progress=not args.no_progress)
+    task = build_task(cfg, dataset, dataset, progress=not args.no_progress, world=world)
     model = frozen_detector(args, dataset, task.device)
     if model is None:
         model = task.load_checkpoint(Path(args.checkpoint))
-    print(
-        f"vidal select: scoring {pool.num_unlabeled} unlabeled frames of {len(dataset)} videos "
-        f"on {task.device}",
-        file=sys.stderr,
-    )
+    if world.is_main:
+        procs = f" ({world.size} processes)" if world.distributed else ""
+        print(
+            f"vidal select: scoring {pool.num_unlabeled} unlabeled frames of {len(dataset)} "
+            f"videos on {task.device}{procs}",
+            file=sys.stderr,
+        )
     return task.score(model, pool, seed=args.seed)
 
 
@@ -332,17 +342,20 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from vidal.data import VideoDataset
+    from vidal.distributed import init_world
     from vidal.errors import VidalError
     from vidal.experiment import load_data
     from vidal.loop import save_scores
     from vidal.pool import Budget
 
     cfg = _config(args)
+    world = init_world(cfg.device)
     out = writable_dir(args.out)
     if not args.overwrite:
         check_out(out, overwrite=False)  # before any work
     name, options, selector = _selector(args, cfg)
-    dataset = load_data(cfg.data, args.split, progress=not args.no_progress)
+    with world.main_first():  # rank 0 draws a synthetic dataset first
+        dataset = load_data(cfg.data, args.split, progress=not args.no_progress)
     class_names = _class_names(args, cfg, dataset)
     if not dataset.class_names:  # your own videos: the classes are the checkpoint's or given
         dataset = VideoDataset(
@@ -355,9 +368,11 @@ def run(args: argparse.Namespace) -> int:
     pool, pool_path, new_pool = _pool(args, dataset, out)
     budget = Budget(frames=args.frames, cost=args.cost, videos=args.video_labels)
     check_budget(pool, budget)
-    if new_pool:
+    if new_pool and world.is_main:
         _create_pool(pool, pool_path)
-    scores = _scores(args, cfg, dataset, pool, selector)
+    scores = _scores(args, cfg, dataset, pool, selector, world)
+    if not world.is_main:  # rank 0 selects and writes the round
+        return 0
     _check_selector_input(name, selector, scores, cfg.task)
     for vid, why in scores.skipped.items():
         print(f"vidal select: warning: skipping video {vid}: {why}", file=sys.stderr)

@@ -15,6 +15,9 @@ Examples:
     vidal train --labels work/labels.json --pool work/pool.json --out runs/round2   # human labels
     vidal train ... --out runs/train --resume --steps 500                # 500 more steps
 
+``torchrun --nproc_per_node N -m vidal train ...`` trains with DistributedDataParallel:
+``--batch-size`` is the global batch, each process takes its slice; rank 0 writes.
+
 The dataset flags (``--format``, ``--annotations``, ``--videos``, ``--split-file``) and the
 split flags behave alike in ``vidal train``, ``vidal eval`` and ``vidal select``. A split
 file names a split by its stem; when the dataset has no ``train``/``test`` split, a file
@@ -223,6 +226,7 @@ def _model(args: argparse.Namespace, task: Any, out: Path, seed: int) -> tuple[A
 
 
 def run(args: argparse.Namespace) -> int:
+    from vidal.distributed import init_world
     from vidal.errors import ConfigError
     from vidal.tasks import build_task, check_config
     from vidal.train.interrupt import TrainingInterrupted
@@ -232,27 +236,34 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--labels needs --pool (the pool says which frames the person labeled)")
     cfg = _config(args)
     check_config(cfg)
+    world = init_world(cfg.device)
     out = writable_dir(cfg.out or "runs/train")
     seed = int(cfg.seeds[0])
-    train_set, source = _train_set(args, cfg)
-    task = build_task(cfg, train_set, train_set, progress=not args.no_progress)
+    with world.main_first():  # rank 0 draws a synthetic dataset first
+        train_set, source = _train_set(args, cfg)
+    task = build_task(cfg, train_set, train_set, progress=not args.no_progress, world=world)
     pool = _train_pool(args, train_set, out, seed)
     model, steps_before = _model(args, task, out, seed)
-    pool.save(out / "pool.json")
-    print(
-        f"vidal train: {cfg.task}, {len(train_set)} videos, {pool.num_labeled} of "
-        f"{pool.total_frames} frames labeled ({100 * pool.fraction_labeled:.1f}%), "
-        f"{cfg.train.steps} steps on {task.device}"
-        + (f", resuming after {steps_before} steps" if args.resume else ""),
-        file=sys.stderr,
-    )
+    world.barrier()  # every rank has read OUT before rank 0 writes there
     # an action checkpoint with its train state continues exactly (Adam moments, random
     # states); otherwise training restarts its optimiser and draws new batches
-    exact = bool(args.resume and getattr(model, "train_state", None) is not None)
+    exact = _exact(args, model)
+    if world.is_main:
+        pool.save(out / "pool.json")
+        procs = f" x {world.size} processes" if world.distributed else ""
+        print(
+            f"vidal train: {cfg.task}, {len(train_set)} videos, {pool.num_labeled} of "
+            f"{pool.total_frames} frames labeled ({100 * pool.fraction_labeled:.1f}%), "
+            f"{cfg.train.steps} steps on {task.device}{procs}"
+            + (f", resuming after {steps_before} steps" if args.resume else ""),
+            file=sys.stderr,
+        )
     record = _Record(args, cfg, task, train_set, pool, source, t0, steps_before, exact)
     try:
         stats = task.train(model, pool, seed=seed if exact else seed + steps_before, resume=exact)
     except TrainingInterrupted as stop:
+        if not world.is_main:
+            return 130
         record.save(model, {"steps": stop.steps_done, "interrupted": True})
         how = "with its exact train state " if cfg.task == "action" else ""
         print(
@@ -262,6 +273,8 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
+    if not world.is_main:  # rank 0 writes the checkpoint and the report
+        return 0
     record.save(model, stats)
     print(f"loss {stats.get('loss')} after {steps_before + stats['steps']} steps")
     print(f"checkpoint: {out / 'checkpoint.pt'}\nreport:     {out / 'train.json'}")
@@ -269,6 +282,12 @@ def run(args: argparse.Namespace) -> int:
         data = f"--config {quote(args.config)}" if args.config else _data_flags(cfg.data)
         print(f"next: vidal eval --checkpoint {quote(out / 'checkpoint.pt')} {data}")
     return 0
+
+
+def _exact(args: argparse.Namespace, model: Any) -> bool:
+    """Whether training continues exactly: an action checkpoint with its train state
+    (Adam moments, random states); otherwise the optimiser restarts on new batches."""
+    return bool(args.resume and getattr(model, "train_state", None) is not None)
 
 
 @dataclass

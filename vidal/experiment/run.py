@@ -2,6 +2,8 @@
 
 ``run_experiment`` runs one loop per seed under ``out/seed_<s>/`` (each resumable), then
 writes ``out/results.json`` (every cycle of every seed) and ``out/learning_curve.png``.
+Under ``torchrun`` every rank runs it (:mod:`vidal.distributed`): rank 0 prepares the data
+and writes every file, the others share the work of each cycle.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from vidal._io import atomic_write_json
 from vidal.config import ExperimentConfig, to_dict
+from vidal.distributed import World, init_world
 from vidal.errors import VidalError
 from vidal.experiment.data import load_experiment_data
 from vidal.experiment.report import plot_learning_curves
@@ -48,20 +51,32 @@ def remember_config(out: Path, cfg: ExperimentConfig) -> None:
     atomic_write_json(saved, now)
 
 
-def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, log: Any = print) -> dict:
-    """Run (or resume) every seed of ``cfg``; returns and writes the combined results."""
+def run_experiment(
+    cfg: ExperimentConfig, *, progress: bool = True, log: Any = print, world: World | None = None
+) -> dict:
+    """Run (or resume) every seed of ``cfg``; returns and writes the combined results.
+
+    ``world``: the processes running it together (default: this launch's,
+    :func:`vidal.distributed.init_world`; one process without a launcher).
+    """
     check_config(cfg)  # every field, before any work
+    world = init_world(cfg.device) if world is None else world
+    progress = progress and world.is_main
     out = cfg.out_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    remember_config(out, cfg)
-    selector = get_selector(cfg.select.selector, **cfg.select.options)
-    train_set, test_set = load_experiment_data(cfg, progress=progress)
-    task = build_task(cfg, train_set, test_set, progress=progress)
+    with world.main_first():  # rank 0 checks the folder and draws synthetic data first
+        out.mkdir(parents=True, exist_ok=True)
+        if world.is_main:
+            remember_config(out, cfg)
+        selector = get_selector(cfg.select.selector, **cfg.select.options)
+        train_set, test_set = load_experiment_data(cfg, progress=progress)
+    task = build_task(cfg, train_set, test_set, progress=progress, world=world)
     per_seed = {}
     for seed in cfg.seeds:
-        log(
-            f"[{cfg.name}] seed {seed}: {len(train_set)} videos to select from, {len(test_set)} to test on"
-        )
+        if world.is_main:
+            log(
+                f"[{cfg.name}] seed {seed}: {len(train_set)} videos to select from, "
+                f"{len(test_set)} to test on"
+            )
         loop = ActiveLoop(
             task,
             selector,
@@ -72,6 +87,7 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, log: Any = p
             cycles=cfg.cycles,
             seed=seed,
             log=_prefixed(log, f"[{cfg.name}] seed {seed}: "),
+            world=world,
         )
         per_seed[str(seed)] = loop.run()
     results = {
@@ -81,8 +97,10 @@ def run_experiment(cfg: ExperimentConfig, *, progress: bool = True, log: Any = p
         "primary_metric": task.primary_metric,
         "seeds": per_seed,
     }
-    atomic_write_json(out / "results.json", results)
-    plot_learning_curves([results], out / "learning_curve.png")
+    if world.is_main:
+        atomic_write_json(out / "results.json", results)
+        plot_learning_curves([results], out / "learning_curve.png")
+    world.barrier()
     return results
 
 
@@ -112,14 +130,18 @@ def compare_selectors(
         the results of each run, in order.
     """
     out = Path(out)
+    world = init_world(configs[0].device)
     all_results = []
     for cfg in configs:
-        if share_first_cycle(configs[0], cfg):
+        if world.is_main and share_first_cycle(configs[0], cfg):
             log(f"[{cfg.name}] first cycle shared with [{configs[0].name}]")
-        all_results.append(run_experiment(cfg, progress=progress, log=log))
-    statistics = summarize(all_results)
-    atomic_write_json(out / "results.json", {"runs": all_results, "statistics": statistics})
-    plot_learning_curves(all_results, out / "learning_curve.png")
+        world.barrier()
+        all_results.append(run_experiment(cfg, progress=progress, log=log, world=world))
+    if world.is_main:
+        statistics = summarize(all_results)
+        atomic_write_json(out / "results.json", {"runs": all_results, "statistics": statistics})
+        plot_learning_curves(all_results, out / "learning_curve.png")
+    world.barrier()
     return all_results
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from vidal.errors import VidalError
 from vidal.metrics._checks import mean_or_none, positive_int, thresholds
 from vidal.metrics.ap import _match_grouped, average_precision
 from vidal.metrics.protocols import Protocol, get_protocol
@@ -109,6 +110,27 @@ class RankedAPAccumulator:
             mine = labels == c
             self._scores[c].append(scores[mine])
             self._tp[c].append(tp[:, mine])
+
+    def merge(self, other: RankedAPAccumulator) -> None:
+        """Add the detections and ground truth ``other`` (same class, settings) was fed, after
+        this one's: accumulators fed disjoint parts of the data and merged in the order one
+        accumulator would have been fed give exactly its AP (ties keep their order).
+
+        Raises:
+            VidalError: another accumulator class, class count, thresholds or protocol.
+        """
+        if (
+            type(other) is not type(self)
+            or other.num_classes != self.num_classes
+            or other.iou_thresholds != self.iou_thresholds
+            or (other.matching, other.method, other.inclusive)
+            != (self.matching, self.method, self.inclusive)
+        ):
+            raise VidalError("cannot merge AP accumulators of other kinds or settings")
+        self._num_gt += other._num_gt
+        for c in range(self.num_classes):
+            self._scores[c].extend(other._scores[c])
+            self._tp[c].extend(other._tp[c])
 
     def _per_class(self) -> dict[float, list[float | None]]:
         """{threshold: K APs, ``None`` for a class without ground truth}."""

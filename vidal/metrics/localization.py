@@ -228,6 +228,30 @@ class LocalizationAccumulator:
         record["frames"].update(frame_idx.tolist())
         self._frame_iou[cls].append(np.concatenate(ious))
 
+    def merge(self, other: LocalizationAccumulator) -> None:
+        """Add what ``other`` (same settings, other videos) was fed, after what this one was.
+
+        Accumulators fed disjoint videos (e.g. by several processes, one per part of the test
+        set) and merged in the order one accumulator would have been fed give exactly its
+        numbers.
+
+        Raises:
+            VidalError: other settings, or a video fed to both.
+        """
+        mine = (self.num_classes, self.taus, self.threshold, self.resolution)
+        theirs = (other.num_classes, other.taus, other.threshold, other.resolution)
+        if mine != theirs or (self.include_empty_frames, self.use_masks) != (
+            other.include_empty_frames,
+            other.use_masks,
+        ):
+            raise VidalError("cannot merge localization accumulators with different settings")
+        both = sorted(self._videos.keys() & other._videos.keys())
+        if both:
+            raise VidalError(f"videos {both[:5]} were fed to both accumulators")
+        for mine_c, theirs_c in zip(self._frame_iou, other._frame_iou, strict=True):
+            mine_c.extend(theirs_c)
+        self._videos.update(other._videos)
+
     def _record(self, video: VideoAnnotation, label: int | None) -> tuple[int, dict[str, Any]]:
         """The video's class and its running totals (created on first sight)."""
         cls = _video_class(video, label)

@@ -17,6 +17,11 @@ A data layer that decodes a whole video at once plugs in through :func:`loader_c
 
 where ``load_video(video_id) -> Tensor[C, T, H, W]`` returns the video ready for the model.
 
+With ``seed``, the MC-dropout masks of each video come from ``(seed, video id)`` and a batch
+holds the clips of one video only, so a video's scores depend on nothing else: not on the
+other videos, their order, or which process scores it (:mod:`vidal.distributed` shards the
+videos over processes and gets exactly the scores of one process).
+
 A video whose clips cannot be read (the clip iterator raises one of ``skip_errors``, by
 default :class:`~vidal.errors.DecodeError` and ``OSError``) is skipped with a
 :class:`SkippedVideoWarning` naming it and listed in :attr:`DatasetScores.skipped`; the run
@@ -26,6 +31,7 @@ goes on. Errors of the model are not caught.
 from __future__ import annotations
 
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -33,6 +39,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from vidal import seeding
 from vidal._progress import progress_bar
 from vidal.errors import DecodeError, VidalError
 from vidal.scoring.scorers import UncertaintyScorer
@@ -56,7 +63,9 @@ class MCModel(Protocol):
     def mc_forward(
         self, clip: torch.Tensor, passes: int, *, return_features: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """``clip [B, C, L, H, W]`` -> ``probs [R, B, L, H, W]`` (and ``features [B, D]``)."""
+        """``clip [B, C, L, H, W]`` -> ``probs [R, B, L, H, W]`` (and ``features [B, D]``);
+        with :func:`score_dataset`'s ``seed`` it also takes ``seed=`` (the dropout masks'
+        seed)."""
         ...
 
 
@@ -189,6 +198,8 @@ class _Accumulator:
     count: np.ndarray  # [T] int64
     feature_sum: np.ndarray | None = None  # [D] float64
     clips: int = 0
+    seed: int | None = None  # of the video's dropout masks (None: the global generator)
+    batches: int = 0  # batches of this video run so far
 
     def add(self, start: int, length: int, scores: np.ndarray, feature: np.ndarray | None) -> None:
         """Add the ``scores (ndarray[L])`` of a clip of ``length`` frames from frame ``start``
@@ -217,7 +228,10 @@ class _Batches:
     pending: list[tuple[_Accumulator, int, torch.Tensor]] = field(default_factory=list)
 
     def add(self, acc: _Accumulator, start: int, clip: torch.Tensor) -> None:
-        if self.pending and self.pending[0][2].shape != clip.shape:
+        if self.pending and (
+            self.pending[0][2].shape != clip.shape
+            or (acc.seed is not None and self.pending[0][0] is not acc)
+        ):
             self.flush()
         self.pending.append((acc, start, clip))
         if len(self.pending) == self.batch_size:
@@ -231,21 +245,32 @@ class _Batches:
         if not self.pending:
             return
         batch = torch.stack([clip for _, _, clip in self.pending]).to(self.device)
-        probs, feats = _mc_forward(self.model, batch, self.passes, self.features)
+        owner = self.pending[0][0]
+        seed = None
+        if owner.seed is not None:  # one video per batch: its n-th batch has its own seed
+            seed = seeding.seed(owner.seed, owner.batches)
+            owner.batches += 1
+        probs, feats = _mc_forward(self.model, batch, self.passes, self.features, seed)
         length = batch.shape[2]
+        threads = torch.get_num_threads()
         for b, (acc, start, _) in enumerate(self.pending):
             s = np.asarray(self.score(probs[:, b]), dtype=np.float64)  # [L]
+            if torch.get_num_threads() != threads:
+                # the numba kernels' OpenMP runtime, shared with torch, can reset torch's
+                # thread count when it starts: keep the caller's (results depend on it)
+                torch.set_num_threads(threads)
             f = None if feats is None else feats[b].detach().to("cpu", torch.float64).numpy()
             acc.add(start, length, s, f)
         self.pending.clear()
 
 
 def _mc_forward(
-    model: MCModel, batch: torch.Tensor, passes: int, features: bool
+    model: MCModel, batch: torch.Tensor, passes: int, features: bool, seed: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``batch [B, C, L, H, W]`` -> ``(probs [R, B, L, H, W], features [B, D] or None)``,
-    the shapes checked."""
-    out = model.mc_forward(batch, passes=passes, return_features=features)
+    the shapes checked; ``seed`` seeds the dropout masks when given."""
+    seeded = {} if seed is None else {"seed": seed}
+    out = model.mc_forward(batch, passes=passes, return_features=features, **seeded)
     probs: torch.Tensor
     feats: torch.Tensor | None
     if isinstance(out, tuple):
@@ -274,6 +299,7 @@ def score_dataset(
     features: bool = True,
     skip_errors: tuple[type[BaseException], ...] = (DecodeError, OSError),
     progress: bool = True,
+    seed: int | None = None,
 ) -> DatasetScores:
     """Per-frame scores and per-video latent features of every video, streamed clip by clip.
 
@@ -291,6 +317,10 @@ def score_dataset(
             CLAUS clustering).
         skip_errors: exceptions of a clip iterator that mean "this video is unreadable".
         progress: show a tqdm bar over videos.
+        seed: seed the MC-dropout masks of each video from ``(seed, video id)`` and batch
+            the clips of each video apart, so that a video's scores do not depend on the
+            other videos or on the process that scores it; ``None``: one draw from torch's
+            global generator for every batch, which mixes videos.
 
     Returns:
         :class:`DatasetScores`: ``frames[video_id]`` float64 ``[T]``, the mean over the clips
@@ -328,7 +358,10 @@ def score_dataset(
             if video_id in accumulators or video_id in skipped:
                 raise VidalError(f"video {video_id!r} appears twice in the input")
             acc = _Accumulator(
-                int(num_frames), np.zeros(num_frames), np.zeros(num_frames, dtype=np.int64)
+                int(num_frames),
+                np.zeros(num_frames),
+                np.zeros(num_frames, dtype=np.int64),
+                seed=None if seed is None else _video_seed(seed, video_id),
             )
             accumulators[video_id] = acc
             error = _feed(video_id, acc, clips, batches, skip_errors)
@@ -338,6 +371,12 @@ def score_dataset(
             bar.update(1)
         batches.flush()
     return _collect(accumulators, skipped)
+
+
+def _video_seed(seed: int, video_id: str) -> int:
+    """The dropout seed of one video: ``(seed, crc32(video id))`` (the same in every process,
+    unlike ``hash``)."""
+    return seeding.seed(seed, zlib.crc32(str(video_id).encode()))
 
 
 def _collect(accumulators: dict[str, _Accumulator], skipped: dict[str, str]) -> DatasetScores:

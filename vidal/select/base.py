@@ -10,9 +10,9 @@ It never asks which model produced the scores, and the loop never asks which sel
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -20,6 +20,8 @@ from vidal.errors import VidalError
 from vidal.pool import Budget, LabelPool
 
 __all__ = ["FrameScores", "Selection", "Selector", "check_scores"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,6 +64,27 @@ class FrameScores:
         if video_id not in self.frames:
             raise VidalError(f"no frame scores for video {video_id!r}")
         return self.frames[video_id]
+
+    @classmethod
+    def merged(cls, parts: Sequence[FrameScores], order: Sequence[str]) -> FrameScores:
+        """One :class:`FrameScores` from the scores of disjoint sets of videos (e.g. the
+        shards of several processes), every per-video entry in ``order`` (the order one
+        process scores them in), so the result equals that process's. ``centers`` is the
+        first part's that has one (every part has the model's)."""
+        index = {v: i for i, v in enumerate(order)}
+
+        def ordered(maps: list[Mapping[str, T]]) -> dict[str, T]:
+            joined = {k: v for m in maps for k, v in m.items()}
+            return dict(sorted(joined.items(), key=lambda kv: index.get(kv[0], len(index))))
+
+        names = list(dict.fromkeys(name for p in parts for name in p.extra))
+        return cls(
+            frames=ordered([p.frames for p in parts]),
+            features=ordered([p.features for p in parts]),
+            extra={n: ordered([p.extra.get(n, {}) for p in parts]) for n in names},
+            centers=next((p.centers for p in parts if p.centers is not None), None),
+            skipped=ordered([p.skipped for p in parts]),
+        )
 
 
 @dataclass

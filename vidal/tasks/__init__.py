@@ -58,7 +58,7 @@ class TaskFamily:
     """One model family: how to build its task and read its checkpoints.
 
     Attributes:
-        build: ``(cfg, train_set, test_set, *, device, progress) -> Task``.
+        build: ``(cfg, train_set, test_set, *, device, progress, world) -> Task``.
         check: ``(cfg) -> None``; raises :class:`ConfigError` on a field this family cannot use.
         from_checkpoint: ``(cfg, path) -> cfg`` with the model fields the checkpoint was
             trained with.
@@ -128,12 +128,16 @@ def check_config(cfg: Any) -> None:
             raise ConfigError(f"data.synth_options: {e}") from e
 
 
-def build_task(cfg: Any, train_set: Any, test_set: Any, *, progress: bool = True) -> Task:
-    """The task ``cfg`` describes, on the device it names."""
-    from vidal.device import choose_device
+def build_task(
+    cfg: Any, train_set: Any, test_set: Any, *, progress: bool = True, world: Any = None
+) -> Task:
+    """The task ``cfg`` describes, on the device it names, in ``world`` (default: this
+    launch's, :func:`vidal.distributed.init_world`, one process without a launcher)."""
+    from vidal.distributed import init_world
 
+    world = init_world(cfg.device) if world is None else world
     return family(cfg.task).build(
-        cfg, train_set, test_set, device=choose_device(cfg.device), progress=progress
+        cfg, train_set, test_set, device=world.device, progress=progress, world=world
     )
 
 

@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,9 @@ import torch
 from vidal._progress import progress_bar
 from vidal.data.annotations import VideoDataset
 from vidal.data.check import decoded_videos, undecodable
+from vidal.data.prefetch import prefetch_videos
 from vidal.data.store import FrameStore
+from vidal.distributed import World
 from vidal.errors import ConfigError, DecodeError, VidalError
 from vidal.metrics.localization import LocalizationAccumulator
 from vidal.models.action import (
@@ -35,7 +37,7 @@ from vidal.models.action import (
 )
 from vidal.pool import LabelPool
 from vidal.scoring.scorers import get_scorer
-from vidal.scoring.stream import loader_clips, score_dataset
+from vidal.scoring.stream import DatasetScores, loader_clips, score_dataset
 from vidal.select.base import FrameScores, Selection
 from vidal.train.action import (
     LOCALIZATION_LOSSES,
@@ -155,6 +157,11 @@ class ActionTask:
         weights: a vidal action checkpoint to start from (fine-tuning) instead of a new model.
         taus: localization thresholds to report.
         progress: show progress bars.
+        world: the processes sharing the work (:mod:`vidal.distributed`): training is
+            data-parallel, scoring and evaluation are sharded by video; one process by
+            default.
+        score_workers: processes decoding videos ahead of the model while scoring (0:
+            decode in this process).
     """
 
     def __init__(
@@ -175,6 +182,8 @@ class ActionTask:
         weights: str | None = None,
         taus: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5),
         progress: bool = True,
+        world: World | None = None,
+        score_workers: int = 0,
     ) -> None:
         self.train_set, self.test_set = train_set, test_set
         self.model_config = model_config
@@ -186,9 +195,11 @@ class ActionTask:
         self.dispersion_points, self.dispersion_videos = dispersion_points, dispersion_videos
         self.passes, self.score_stride = passes, score_stride
         self.device = torch.device(device)
+        self.world = world if world is not None else World(device=self.device)
+        self.score_workers = score_workers
         self.i3d_weights, self.weights = i3d_weights, weights
         self.taus = taus
-        self.progress = progress
+        self.progress = progress and self.world.is_main
         self.primary_metric = "frame_loc@0.5" if 0.5 in taus else f"frame_loc@{taus[-1]}"
         self.train_store = FrameStore(train_set, size=train_config.size)
         self._centre_box: dict | None = None
@@ -235,8 +246,7 @@ class ActionTask:
     def train(
         self, model: ActionModel, pool: LabelPool, *, seed: int, resume: bool = False
     ) -> dict:
-        """Train in place (``resume``: continue exactly from ``model.train_state``); with the
-        ``dispersion`` scorer, the predictions recorded on the way stay in ``model.recorded``."""
+        """Train in place (``resume``: continue exactly from ``model.train_state``)."""
         self._skip_undecodable(pool)
         recorder = self._recorder(pool, seed) if self.scorer_name == "dispersion" else None
         stats = train_action_model(
@@ -249,6 +259,7 @@ class ActionTask:
             seed=seed,
             progress=self.progress,
             resume=resume,
+            world=self.world,
             callback=recorder,
         )
         if recorder is not None and recorder.history:
@@ -293,30 +304,38 @@ class ActionTask:
         return undecodable(todo, self.train_store.frames)
 
     def score(self, model: ActionModel, pool: LabelPool, *, seed: int) -> FrameScores:
+        """MC-dropout scores of every frame of the videos with an unlabeled frame.
+
+        The dropout masks of a video come from ``(seed, video id)``, so its scores do not
+        depend on the others: with several processes each scores its share of the videos
+        (balanced by frame count) and rank 0 gets exactly the scores of one process; the
+        other ranks return the scores of their own videos.
+
+        Returns:
+            :class:`FrameScores`: ``frames`` and ``features`` as :func:`score_dataset`,
+            ``extra["frame_features"]`` and (with ground truth) ``extra["gt_error"]`` (see
+            :meth:`_frame_extras`), ``centers`` of the clustering head once initialised.
+        """
         if self.scorer_name == "dispersion":
             return self._dispersion_scores(model, pool)
         torch.manual_seed(seed)
         todo = {v: n for v, n in pool.num_frames.items() if not pool.mask(v).all()}
-
-        def load(video_id: str) -> torch.Tensor:
-            return clip_to_tensor(self.train_store.frames(video_id))
-
-        videos = loader_clips(
-            todo, load, clip_len=self.train_config.clip_len, stride=self.score_stride
-        )
-        scores = score_dataset(
-            model.detector,  # type: ignore[arg-type]
-            videos,
-            passes=self.passes,
-            scorer=self.scorer,
-            device=self.device,
-            batch_size=8,
-            progress=self.progress,
-        )
+        mine = self.world.shard(list(todo), list(todo.values()))
+        scores = self._score_videos(model, {v: todo[v] for v in mine}, seed, pool)
         if model.clusters_initialised:
             scores.centers = model.clustering.centers.detach().cpu().numpy().astype(np.float64)
-        self._add_frame_extras(model, scores, [v for v in todo if v not in scores.skipped], pool)
-        return scores
+        parts = self.world.gather(scores)
+        if self.world.distributed and parts is not None:
+            scores = FrameScores.merged(parts, list(todo))
+        return self._with_metadata(scores)
+
+    def _with_metadata(self, scores: FrameScores) -> FrameScores:
+        """``scores`` with the scored videos' metadata codes (``extra["meta:<field>"]``,
+        for metadata cycling)."""
+        from vidal.select.metadata import attach_metadata
+
+        ids = [v for v in scores.frames if v in self.train_set]
+        return attach_metadata(scores, self.train_set.subset(ids)) if ids else scores
 
     def _dispersion_scores(self, model: ActionModel, pool: LabelPool) -> FrameScores:
         """Label dispersion of the predictions recorded in the last training (Eq. 3.1) as the
@@ -335,50 +354,93 @@ class ActionTask:
         for vid in pool.video_ids:
             if vid not in scores.frames and not pool.mask(vid).all():
                 scores.skipped[vid] = "not among the videos whose label dispersion was recorded"
-        scores.extra["dispersion"] = dict(scores.frames)
-        self._add_frame_extras(model, scores, sorted(scores.frames), pool)
-        scores.features = {v: f.mean(axis=0) for v, f in scores.extra["frame_features"].items()}
+        extras = self._new_extras()
+        for vid in sorted(scores.frames):
+            self._frame_extras(model, vid, self.train_store.frames(vid), extras, pool.mask(vid))
+        scores.extra = {"dispersion": dict(scores.frames), **extras}
+        scores.features = {v: f.mean(axis=0) for v, f in extras["frame_features"].items()}
+        return self._with_metadata(scores)
+
+    def _new_extras(self) -> dict[str, dict[str, np.ndarray]]:
+        """Empty per-frame extras: features, class probabilities, labels, the true error."""
+        names = ["frame_features", "probs", "labels"]
+        if any(v.tubes for v in self.train_set):
+            names.append("gt_error")
+        return {name: {} for name in names}
+
+    def _score_videos(
+        self, model: ActionModel, todo: dict[str, int], seed: int, pool: LabelPool
+    ) -> FrameScores:
+        """Scores of the videos ``todo`` (id -> frames), decoded ahead in worker processes."""
+        extras = self._new_extras()
+        decoded = prefetch_videos(list(todo), self._score_reader(), workers=self.score_workers)
+
+        def videos() -> Any:
+            for vid, frames, error in decoded:
+                if frames is not None:
+                    self._frame_extras(model, vid, frames, extras, pool.mask(vid))
+                load = _loaded(frames, error)
+                yield from loader_clips(
+                    {vid: todo[vid]}, load, clip_len=self.train_config.clip_len,
+                    stride=self.score_stride,
+                )  # fmt: skip
+
+        scores: DatasetScores = score_dataset(
+            model.detector,  # type: ignore[arg-type]
+            _Sized(videos(), len(todo)),
+            passes=self.passes,
+            scorer=self.scorer,
+            device=self.device,
+            batch_size=8,
+            progress=self.progress,
+            seed=seed,
+        )
+        scores.extra = {
+            name: {v: a for v, a in per_video.items() if v in scores.frames}
+            for name, per_video in extras.items()
+        }
         return scores
 
-    def _add_frame_extras(
-        self, model: ActionModel, scores: FrameScores, video_ids: list, pool: LabelPool
-    ) -> None:
-        """One deterministic pass more per video, for the selectors beyond uncertainty:
+    def _score_reader(self) -> Callable[[str], np.ndarray]:
+        """What decodes a video for scoring: the task's cache in this process, a store that
+        keeps one video in each worker process."""
+        if self.score_workers == 0:
+            return self.train_store.frames
+        return FrameStore(self.train_set, size=self.train_config.size, max_bytes=0).frames
 
-        - ``extra["frame_features"]`` ``[T, D]``: each frame's latent feature (k-center,
+    def _frame_extras(
+        self,
+        model: ActionModel,
+        video_id: str,
+        frames: np.ndarray,
+        extras: dict[str, dict[str, np.ndarray]],
+        labeled: np.ndarray,
+    ) -> None:
+        """One deterministic pass more over a video's ``frames (ndarray[T, H, W, 3])``, for
+        the selectors beyond uncertainty:
+
+        - ``extras["frame_features"]`` ``[T, D]``: each frame's latent feature (k-center,
           typicality, class-balanced k-center);
-        - ``extra["probs"]`` ``[T, K]``: each frame's class probabilities (the class capsules'
-          activations normalised to sum 1; class-balanced selection), and ``extra["labels"]``
-          ``[T]``: the class of each labeled frame (the video's; -1 elsewhere);
-        - ``extra["gt_error"]`` ``[T]``: where the dataset has ground truth, the model's true
-          error ``1 - IoU`` (the oracle selectors; a simulated campaign knows the truth);
-        - ``extra["meta:<field>"]``: the videos' metadata codes (metadata cycling).
+        - ``extras["probs"]`` ``[T, K]``: each frame's class probabilities (the class capsules'
+          activations normalised to sum 1; class-balanced selection) and ``extras["labels"]``
+          ``[T]``: the class of each frame of ``labeled (ndarray[T] bool)``, -1 elsewhere;
+        - ``extras["gt_error"]`` ``[T]`` where the dataset has ground truth: the model's true
+          error ``1 - IoU`` (the oracle selectors; a simulated campaign knows the truth).
         """
         from vidal.metrics.localization import frame_ious
-        from vidal.select.metadata import attach_metadata
 
-        annotated = any(v.tubes for v in self.train_set)
-        names = ("frame_features", "probs", "labels", *(("gt_error",) if annotated else ()))
-        extra: dict[str, dict[str, np.ndarray]] = {name: {} for name in names}
-        for vid in video_ids:
-            probs, _, feats, classes = predict_video(
-                model,
-                self.train_store.frames(vid),
-                clip_len=self.train_config.clip_len,
-                device=self.device,
-                with_features=True,
-            )
-            extra["frame_features"][vid] = feats.astype(np.float64)
-            total = classes.sum(axis=1, keepdims=True)
-            extra["probs"][vid] = np.where(
-                total > 0, classes / np.maximum(total, 1e-12), 1.0 / classes.shape[1]
-            )
-            known = video_class(self.train_set[vid])
-            extra["labels"][vid] = np.where(pool.mask(vid), known, -1).astype(np.float64)
-            if annotated:
-                extra["gt_error"][vid] = 1.0 - frame_ious(probs, self.train_set[vid])
-        scores.extra.update(extra)
-        attach_metadata(scores, self.train_set.subset(video_ids) if video_ids else self.train_set)
+        probs, _, feats, classes = predict_video(
+            model, frames, clip_len=self.train_config.clip_len, device=self.device,
+            with_features=True,
+        )  # fmt: skip
+        extras["frame_features"][video_id] = feats.astype(np.float64)
+        total = classes.sum(axis=1, keepdims=True)
+        uniform = np.full_like(classes, 1.0 / classes.shape[1])
+        extras["probs"][video_id] = np.where(total > 0, classes / np.maximum(total, 1e-12), uniform)
+        known = video_class(self.train_set[video_id])
+        extras["labels"][video_id] = np.where(labeled, known, -1).astype(np.float64)
+        if "gt_error" in extras:
+            extras["gt_error"][video_id] = 1.0 - frame_ious(probs, self.train_set[video_id])
 
     def lookahead(
         self, model: ActionModel, pool: LabelPool, *, seed: int, steps: int = 30
@@ -405,15 +467,25 @@ class ActionTask:
             )  # fmt: skip
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                value = self.evaluate(trial).get(self.primary_metric)
+                alone = World(device=self.device)  # rank 0 alone tries candidates
+                value = self.evaluate(trial, world=alone).get(self.primary_metric)
             return float("nan") if value is None else float(value)
 
         return gain
 
     def evaluate(
-        self, model: ActionModel, *, true_class: bool = False, protocol: str | None = None
+        self,
+        model: ActionModel,
+        *,
+        true_class: bool = False,
+        protocol: str | None = None,
+        world: World | None = None,
     ) -> dict:
         """Localization accuracy and classification accuracy on the test set.
+
+        With several processes each evaluates its share of the test videos; rank 0 merges
+        their accumulators in test-set order, so every rank returns exactly the numbers of
+        one process.
 
         Args:
             model: the detector.
@@ -424,17 +496,27 @@ class ActionTask:
                 evaluation protocol (``"act"`` as ACT's published tables, ``"vidal"``; see
                 :mod:`vidal.metrics.protocols`): keys ``protocol``, ``frame_map@0.5`` and
                 ``video_map@<t>``.
+            world: the processes to share the videos among (default the task's).
         """
+        world = self.world if world is None else world
+        ids = [v.video_id for v in self.test_set]
+        mine = set(world.shard(ids, [v.num_frames for v in self.test_set]))
+        videos = [v for v in self.test_set if v.video_id in mine]
+        records = dict(self._evaluate_videos(model, videos, true_class, protocol))
+        parts = world.gather(records)
+        out = None if parts is None else self._reduce(parts, ids, protocol)
+        return world.broadcast(out)
+
+    def _evaluate_videos(
+        self, model: ActionModel, videos: list, true_class: bool, protocol: str | None
+    ) -> Iterator[tuple[str, dict]]:
+        """``(video_id, record)`` of each decodable video: its own accumulator, whether its
+        class was predicted right (``None`` without a class) and, with ``protocol``, its
+        detections."""
         from vidal.metrics.detection_ap import detections_from_maps
 
-        acc = LocalizationAccumulator(
-            self.model_config.num_classes, taus=self.taus, use_masks=False
-        )
-        correct, total, detections = 0, 0, {}
-        videos = progress_bar(
-            self.test_set, desc="evaluate", disable=not self.progress, leave=False
-        )
-        for video, frames in decoded_videos(videos, self.test_store.frames):
+        bar = progress_bar(videos, desc="evaluate", disable=not self.progress, leave=False)
+        for video, frames in decoded_videos(bar, self.test_store.frames):
             label = video_class(video) if true_class else None
             probs, class_scores = predict_video(
                 model,
@@ -443,13 +525,36 @@ class ActionTask:
                 device=self.device,
                 label=None if label is None or label < 0 else label,
             )
+            acc = self._accumulator()
             acc.update(probs, video)
+            record: dict[str, Any] = {"acc": acc, "correct": None}
             if protocol is not None:
-                detections[video.video_id] = detections_from_maps(
+                record["detections"] = detections_from_maps(
                     probs, class_scores=class_scores, image_size=(video.width, video.height)
                 )
             if video.label is not None:
-                correct += int(np.argmax(class_scores) == video.label)
+                record["correct"] = bool(np.argmax(class_scores) == video.label)
+            yield video.video_id, record
+
+    def _accumulator(self) -> LocalizationAccumulator:
+        return LocalizationAccumulator(
+            self.model_config.num_classes, taus=self.taus, use_masks=False
+        )
+
+    def _reduce(self, parts: list[dict], ids: list[str], protocol: str | None) -> dict:
+        """The metrics of the per-video records of every process, merged in test-set order."""
+        records = {vid: rec for part in parts for vid, rec in part.items()}
+        acc = self._accumulator()
+        correct, total, detections = 0, 0, {}
+        for vid in ids:
+            if vid not in records:  # could not be decoded
+                continue
+            rec = records[vid]
+            acc.merge(rec["acc"])
+            if "detections" in rec:
+                detections[vid] = rec["detections"]
+            if rec["correct"] is not None:
+                correct += int(rec["correct"])
                 total += 1
         out = _metrics(acc.compute(), self.taus)
         out["classification_accuracy"] = correct / total if total else None
@@ -494,6 +599,30 @@ BASELINES: dict[str, str] = {
     "whole-frame": "whole_frame_prediction",
     "centre-box": "centre_box_prediction",
 }
+
+
+class _Sized:
+    """An iterable of known length (for the progress bar of a lazy one)."""
+
+    def __init__(self, items: Iterable, length: int) -> None:
+        self.items, self.length = items, length
+
+    def __iter__(self) -> Iterator:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return self.length
+
+
+def _loaded(frames: np.ndarray | None, error: str | None) -> Callable[[str], torch.Tensor]:
+    """``load_video`` of :func:`loader_clips` for frames decoded ahead (or their error)."""
+
+    def load(video_id: str) -> torch.Tensor:
+        if frames is None:
+            raise DecodeError(str(error))
+        return clip_to_tensor(frames)
+
+    return load
 
 
 def _metrics(result: dict, taus: tuple[float, ...]) -> dict[str, Any]:
@@ -558,6 +687,7 @@ def build_action_task(
     *,
     device: torch.device | str,
     progress: bool,
+    world: World | None = None,
 ) -> ActionTask:
     """The :class:`ActionTask` an :class:`~vidal.config.ExperimentConfig` describes."""
     check_action_config(cfg)
@@ -594,6 +724,8 @@ def build_action_task(
         i3d_weights=cfg.model.i3d_weights,
         weights=None if cfg.model.weights is None else os.path.expanduser(cfg.model.weights),
         progress=progress,
+        world=world,
+        score_workers=cfg.score.workers,
     )
 
 

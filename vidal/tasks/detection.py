@@ -58,6 +58,7 @@ field                       meaning for detection
 ``train.workers``           data-loading processes
 ``score.scorer``            ``detection`` (or the default ``uncertainty``): all scores above
 ``select.options.window``   temporal representativeness ``k`` (1 SYNTHIA-AL, 3 ImageNet-VID)
+``score.workers``           processes decoding videos ahead of the detector while scoring
 ``score.flow_cache``        the optical-flow cache folder, default ``<out>/flows`` (shared by
                             the seeds; runs over the same videos may share one)
 ==========================  =================================================================
@@ -77,7 +78,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +90,9 @@ from vidal._progress import progress_bar
 from vidal.config import TASK_DEFAULTS, TrainConfig
 from vidal.data.annotations import VideoAnnotation, VideoDataset
 from vidal.data.check import decoded_videos, undecodable
+from vidal.data.prefetch import prefetch_videos
 from vidal.data.store import FrameStore
+from vidal.distributed import World
 from vidal.errors import AnnotationError, ConfigError, DecodeError
 from vidal.metrics.voc import DetectionAPAccumulator, postprocess_detections
 from vidal.models.detector import BACKBONES
@@ -125,6 +128,8 @@ DETECTION_PRESETS: dict[str, str] = {
     "small": "mobilenet_v3_fpn",
     "full": "resnet50_fpn",
 }
+#: The per-frame scores of :meth:`DetectionTask.score` (``FrameScores.extra`` names).
+_SCORES = ("fp", "fn", "least_confidence", "entropy", "margin", "gt_fp", "gt_fn")
 #: Detector settings for ``mobilenet_v3_fpn`` at ``min_size <= 320`` (a CPU run): test-time
 #: proposals as torchvision's ``fasterrcnn_mobilenet_v3_large_320_fpn`` (150 before and after
 #: NMS), fewer training proposals, and 128 sampled RoIs per image (the box head's matrix
@@ -188,6 +193,11 @@ class DetectionTask:
         device: where the detector runs (flow and max-flow run on the CPU).
         max_bytes: memory for decoded videos, per split.
         progress: show progress bars.
+        world: the processes sharing the work (:mod:`vidal.distributed`): training is
+            data-parallel, scoring and evaluation are sharded by video; one process by
+            default.
+        score_workers: processes decoding videos ahead of the detector while scoring (0:
+            decode in this process).
     """
 
     primary_metric = "map"
@@ -221,6 +231,8 @@ class DetectionTask:
         device: torch.device | str = "cpu",
         max_bytes: int = 2 << 30,
         progress: bool = True,
+        world: World | None = None,
+        score_workers: int = 0,
     ) -> None:
         if backbone not in BACKBONES:
             raise ConfigError(f"unknown detector backbone {backbone!r}; known: {list(BACKBONES)}")
@@ -268,7 +280,9 @@ class DetectionTask:
         self.min_score, self.nms_iou = min_score, nms_iou
         self.eval_every, self.detect_batch_size = eval_every, detect_batch_size
         self.device = torch.device(device)
-        self.progress = progress
+        self.world = world if world is not None else World(device=self.device)
+        self.score_workers = score_workers
+        self.progress = progress and self.world.is_main
         self.train_frames = FrameStore(self.train_set, max_bytes=max_bytes)
         self.test_frames = FrameStore(self.test_set, max_bytes=max_bytes)
         #: seconds spent in each part of the last :meth:`score` call
@@ -344,6 +358,7 @@ class DetectionTask:
                 seed=seed,
                 num_workers=self.workers,
                 progress=self.progress,
+                world=self.world,
                 **{"keep_bn_stats": self.weights is not None, **self.train_options},
             )
         except TrainingInterrupted as stop:
@@ -388,80 +403,127 @@ class DetectionTask:
     def score(self, model: nn.Module, pool: LabelPool, *, seed: int) -> FrameScores:
         """Detect every frame of each video with an unlabeled frame and score every frame.
 
+        With several processes each scores its share of the videos (balanced by frame
+        count) and rank 0 gets exactly the scores of one process (every step is
+        deterministic); the other ranks return the scores of their own videos.
+
         Returns:
             :class:`FrameScores` with ``frames`` the TC false-positive counts and ``extra``
             ``fp``, ``fn`` (TC), ``least_confidence``, ``entropy``, ``margin`` and ``gt_fp``,
             ``gt_fn`` (oracle), each video id -> float64 ``ndarray[T]``. A video that cannot
             be decoded scores 0 everywhere (with a warning).
         """
-        from tracking import estimate_errors
-
         del seed  # detection, flow and max-flow are deterministic
         if isinstance(model, nn.Module):
             model.eval()
         todo = [v for v in pool.video_ids if not pool.mask(v).all()]
-        names = ("fp", "fn", "least_confidence", "entropy", "margin", "gt_fp", "gt_fn")
-        extra: dict[str, dict[str, np.ndarray]] = {name: {} for name in names}
+        mine = self.world.shard(todo, [pool.num_frames[v] for v in todo])
+        extra: dict[str, dict[str, np.ndarray]] = {name: {} for name in _SCORES}
         timing = dict.fromkeys(("decode", "detect", "flow", "coherence", "uncertainty"), 0.0)
-        for vid in progress_bar(todo, desc="score", disable=not self.progress, leave=False):
-            n = pool.num_frames[vid]
+        decoded = prefetch_videos(mine, self._score_reader(), workers=self.score_workers)
+        bar = progress_bar(decoded, total=len(mine), desc="score", disable=not self.progress)
+        t0 = time.perf_counter()
+        for vid, frames, error in bar:
+            timing["decode"] += time.perf_counter() - t0
+            if frames is None:
+                warnings.warn(f"video {vid} cannot be decoded, scored 0: {error}", stacklevel=2)
+                for name in _SCORES:
+                    extra[name][vid] = np.zeros(pool.num_frames[vid])
+            else:
+                self._score_video(model, vid, frames, extra, timing)
             t0 = time.perf_counter()
-            try:
-                frames = self.train_frames.frames(vid)
-            except DecodeError as e:
-                warnings.warn(f"video {vid} cannot be decoded, scored 0: {e}", stacklevel=2)
-                for name in names:
-                    extra[name][vid] = np.zeros(n)
-                continue
-            t1 = time.perf_counter()
-            dets = self._detect(model, vid, frames, range(n))
-            t2 = time.perf_counter()
-            flows = self.flows.get_flows(
-                self._flow_key(vid),
-                frames,  # already decoded: FlowCache only computes the pairs it lacks
-                method=self.flow_method,
-                scale=self.flow_scale,
-            )
-            t3 = time.perf_counter()
-            tc = estimate_errors(
-                [(d["boxes"], d["labels"], d["scores"]) for d in dets],
-                flows,
-                **self.coherence_options,
-            )
-            t4 = time.perf_counter()
-            per_frame = detection_frame_scores(
-                {vid: dets}, dataset=self.train_set, min_score=self.min_score
-            )
-            t5 = time.perf_counter()
-            extra["fp"][vid] = tc.fp_per_frame.astype(np.float64)
-            extra["fn"][vid] = tc.fn_per_frame.astype(np.float64)
-            for name, per_video in per_frame.items():
-                extra[name][vid] = per_video[vid]
-            for key, dt in zip(timing, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
-                timing[key] += dt
         self.last_score_timing = {k: round(v, 3) for k, v in timing.items()}
-        return FrameScores(frames={v: a.copy() for v, a in extra["fp"].items()}, extra=extra)
+        scores = FrameScores(frames={v: a.copy() for v, a in extra["fp"].items()}, extra=extra)
+        parts = self.world.gather(scores)
+        if not self.world.distributed or parts is None:
+            return scores
+        return FrameScores.merged(parts, todo)
 
-    def evaluate(self, model: nn.Module, *, protocol: str | None = None) -> dict:
+    def _score_reader(self) -> Any:
+        """What decodes a video for scoring: the task's cache in this process, a store that
+        keeps one video in each worker process."""
+        if self.score_workers == 0:
+            return self.train_frames.frames
+        return FrameStore(self.train_set, max_bytes=0).frames
+
+    def _score_video(
+        self,
+        model: Any,
+        vid: str,
+        frames: np.ndarray,
+        extra: dict[str, dict[str, np.ndarray]],
+        timing: dict[str, float],
+    ) -> None:
+        """Detections, flow, TC and uncertainty of one video's ``frames (ndarray[T, H, W, 3])``
+        into ``extra`` (name -> video id -> ``[T]``), the seconds of each part into ``timing``."""
+        from tracking import estimate_errors
+
+        t1 = time.perf_counter()
+        dets = self._detect(model, vid, frames, range(len(frames)))
+        t2 = time.perf_counter()
+        flows = self.flows.get_flows(
+            self._flow_key(vid),
+            frames,  # already decoded: FlowCache only computes the pairs it lacks
+            method=self.flow_method,
+            scale=self.flow_scale,
+        )
+        t3 = time.perf_counter()
+        tc = estimate_errors(
+            [(d["boxes"], d["labels"], d["scores"]) for d in dets],
+            flows,
+            **self.coherence_options,
+        )
+        t4 = time.perf_counter()
+        per_frame = detection_frame_scores(
+            {vid: dets}, dataset=self.train_set, min_score=self.min_score
+        )
+        t5 = time.perf_counter()
+        extra["fp"][vid] = tc.fp_per_frame.astype(np.float64)
+        extra["fn"][vid] = tc.fn_per_frame.astype(np.float64)
+        for name, per_video in per_frame.items():
+            extra[name][vid] = per_video[vid]
+        parts = ("detect", "flow", "coherence", "uncertainty")
+        for key, dt in zip(parts, (t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+            timing[key] += dt
+
+    def evaluate(
+        self, model: nn.Module, *, protocol: str | None = None, world: World | None = None
+    ) -> dict:
         """VOC AP (``IoU > 0.5``) per class on the test split, after NMS and a 0.5 score threshold.
 
         ``protocol`` names the AP protocol (:mod:`vidal.metrics.protocols`): ``"voc10"``
-        (all-point AP, the default) or ``"voc07"`` (11-point).
+        (all-point AP, the default) or ``"voc07"`` (11-point). With several processes
+        (``world``, default the task's) each evaluates its share of the test videos and rank
+        0 merges their accumulators in test-set order: every rank returns exactly the
+        numbers of one process.
 
         Returns:
             ``map`` (mean over the classes with ground truth; ``None`` without any),
             ``ap_per_class`` and ``num_gt`` by class name, ``num_detections`` (kept after the
             threshold) and ``frames`` evaluated.
         """
+        world = self.world if world is None else world
         if isinstance(model, nn.Module):
             model.eval()
-        acc = DetectionAPAccumulator(len(self.class_names), protocol=protocol or "voc10")
-        frames_seen, kept = 0, 0
-        videos = progress_bar(
-            self.test_set, desc="evaluate", disable=not self.progress, leave=False
-        )
-        for video, frames in decoded_videos(videos, self.test_frames.frames):
+        protocol = protocol or "voc10"
+        ids = [v.video_id for v in self.test_set]
+        mine = set(world.shard(ids, [v.num_frames for v in self.test_set]))
+        videos = [v for v in self.test_set if v.video_id in mine]
+        records = dict(self._evaluate_videos(model, videos, protocol))
+        parts = world.gather(records)
+        out = None if parts is None else self._reduce(parts, ids, protocol)
+        return world.broadcast(out)
+
+    def _evaluate_videos(
+        self, model: Any, videos: list[VideoAnnotation], protocol: str
+    ) -> Iterator[tuple[str, dict]]:
+        """``(video_id, record)`` of each decodable video: an accumulator of its evaluated
+        frames, their number and the detections kept."""
+        bar = progress_bar(videos, desc="evaluate", disable=not self.progress, leave=False)
+        for video, frames in decoded_videos(bar, self.test_frames.frames):
+            acc = DetectionAPAccumulator(len(self.class_names), protocol=protocol)
             ts = list(range(0, video.num_frames, self.eval_every))
+            kept = 0
             for t, det in zip(ts, self._detect(model, video.video_id, frames, ts), strict=True):
                 boxes, labels, scores = postprocess_detections(
                     det["boxes"],
@@ -472,12 +534,23 @@ class DetectionTask:
                 )
                 gt_boxes, gt_labels = _gt(video, t)
                 acc.update(boxes, labels, scores, gt_boxes, gt_labels)
-                frames_seen += 1
                 kept += len(boxes)
+            yield video.video_id, {"acc": acc, "frames": len(ts), "kept": kept}
+
+    def _reduce(self, parts: list[dict], ids: list[str], protocol: str) -> dict:
+        """The metrics of the per-video records of every process, merged in test-set order."""
+        records = {vid: rec for part in parts for vid, rec in part.items()}
+        acc = DetectionAPAccumulator(len(self.class_names), protocol=protocol)
+        frames_seen, kept = 0, 0
+        for vid in ids:
+            if vid in records:  # else it could not be decoded
+                acc.merge(records[vid]["acc"])
+                frames_seen += records[vid]["frames"]
+                kept += records[vid]["kept"]
         result = acc.compute()
         return {
             "map": result["map"],
-            "protocol": protocol or "voc10",
+            "protocol": protocol,
             "ap_per_class": dict(zip(self.class_names, result["per_class"], strict=True)),
             "num_gt": dict(zip(self.class_names, result["num_gt"], strict=True)),
             "num_detections": kept,
@@ -516,6 +589,7 @@ def build_detection_task(
     *,
     device: torch.device | str,
     progress: bool,
+    world: World | None = None,
 ) -> DetectionTask:
     """The :class:`DetectionTask` an :class:`~vidal.config.ExperimentConfig` describes.
 
@@ -556,6 +630,8 @@ def build_detection_task(
         flow_scale=cfg.score.flow_scale,
         device=device,
         progress=progress,
+        world=world,
+        score_workers=cfg.score.workers,
     )
 
 

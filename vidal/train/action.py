@@ -22,6 +22,7 @@ from vidal._progress import progress_bar
 from vidal.config import TASK_DEFAULTS, ModelConfig, TrainConfig
 from vidal.data.annotations import VideoAnnotation, VideoDataset
 from vidal.data.store import FrameStore
+from vidal.distributed import World
 from vidal.errors import ConfigError, VidalError
 from vidal.models.action import ActionModel
 from vidal.pool import LabelPool
@@ -232,22 +233,37 @@ class SparseClipSampler:
         return masks.any(dim=1).numpy().astype(np.float32), self.pool.mask(video_id)[frames].copy()
 
     def sample(self, batch_size: int) -> dict[str, Tensor]:
-        """A batch: ``clip [B, 3, T, H, W]``, ``target [B, T, H, W]``, ``labeled [B, T]``,
-        ``distance [B, T]`` (to the video's nearest labeled frame), ``label [B]`` and, with
-        ``class_targets``, ``soft [B, K]``."""
-        clips, targets, labeled, distances, labels = [], [], [], [], []
-        vids: list[str] = []
+        """A batch of ``batch_size`` clips drawn now (:meth:`draw`, then :meth:`batch`)."""
+        return self.batch(self.draw(batch_size))
+
+    def draw(self, batch_size: int) -> list[tuple[str, np.ndarray]]:
+        """Which clips the next batch holds: ``(video_id, frames (ndarray[L]))`` each.
+
+        Only this draws from the generator, so processes that draw the same global batch
+        can each build (:meth:`batch`) a slice of it.
+        """
+        out = []
         for _ in range(batch_size):
             vid = self.videos[self.rng.choice(len(self.videos), p=self.weights)]
-            vids.append(vid)
             n = self.pool.num_frames[vid]
             t = int(self.rng.choice(self.pool.labeled_frames(vid)))
             length = min(self.clip_len, n)
             start = int(self.rng.integers(max(0, t - length + 1), min(t, n - length) + 1))
             # short videos repeat their last frame
-            frames = np.arange(start, start + self.clip_len).clip(max=n - 1)
+            out.append((vid, np.arange(start, start + self.clip_len).clip(max=n - 1)))
+        return out
+
+    def batch(self, clips: list[tuple[str, np.ndarray]]) -> dict[str, Tensor]:
+        """The tensors of ``clips`` (from :meth:`draw`): ``clip [B, 3, T, H, W]``,
+        ``target [B, T, H, W]``, ``labeled [B, T]``, ``distance [B, T]`` (to the video's
+        nearest labeled frame), ``label [B]`` and, with ``class_targets``, ``soft [B, K]``."""
+        targets, labeled, distances, labels = [], [], [], []
+        clip_tensors = []
+        vids: list[str] = []
+        for vid, frames in clips:
+            vids.append(vid)
             target, lab = self.targets(vid, frames)
-            clips.append(clip_to_tensor(self.store.get(vid, frames)))
+            clip_tensors.append(clip_to_tensor(self.store.get(vid, frames)))
             targets.append(torch.from_numpy(target))
             labeled.append(torch.from_numpy(lab))
             distances.append(torch.from_numpy(self.distance(vid, frames)))
@@ -255,7 +271,7 @@ class SparseClipSampler:
             if vid in self.class_targets:
                 labels[-1] = int(np.argmax(self.class_targets[vid]))
         batch = {
-            "clip": torch.stack(clips),
+            "clip": torch.stack(clip_tensors),
             "target": torch.stack(targets),
             "labeled": torch.stack(labeled),
             "distance": torch.stack(distances),
@@ -289,6 +305,7 @@ def train_action_model(
     resume: bool = False,
     callback: Callable[[int, int, ActionModel], None] | None = None,
     class_targets: Mapping[str, np.ndarray] | None = None,
+    world: World | None = None,
 ) -> dict:
     """Train ``model`` in place on the labeled frames of ``pool``.
 
@@ -314,13 +331,26 @@ def train_action_model(
             loss becomes its expectation under that distribution
             (:func:`losses.soft_margin_loss`); other videos keep their one-hot class. One-hot
             targets train exactly as without them.
+        world: the processes training together (:mod:`vidal.distributed`). Each draws the
+            same global batch of ``config.batch_size`` clips and builds its slice of it
+            (``B // W`` clips, one more on the first ``B % W`` ranks); the detector runs in
+            DistributedDataParallel, each rank's loss weighted by its share of the batch
+            times ``W``, so the averaged gradient is that of the global batch's mean loss
+            (up to batch-norm statistics, computed per slice on the CPU). Clustering
+            centres move with the features of the whole batch. One process by default.
 
     Returns:
         ``{"loss": final smoothed loss, "localization": ..., "classification": ..., "steps": n}``.
         ``n`` is ``config.initial_steps`` for a model never trained before, else ``config.steps``.
     """
-    torch.manual_seed(seed)
     device = torch.device(device)
+    world = world if world is not None else World(device=device)
+    if world.size > config.batch_size:
+        raise ConfigError(
+            f"batch_size={config.batch_size} is the global batch of {world.size} processes: "
+            f"it must be at least {world.size}"
+        )
+    torch.manual_seed(seed + world.rank)  # each rank its own dropout masks
     model.to(device).train()
     if class_targets is not None:
         _check_class_targets(class_targets, model.config.num_classes, pool)
@@ -335,6 +365,8 @@ def train_action_model(
     if use_clusters and not model.clusters_initialised:
         _init_clusters(model, sampler, device)
     smoothed: dict[str, float] = {}
+    net = world.wrap(model.detector)
+    step = _Step(model, net, sampler, optimiser, loc_loss, config, device, world)
     steps = config.steps
     if model.steps_trained == 0 and config.initial_steps is not None:
         steps = config.initial_steps
@@ -346,7 +378,7 @@ def train_action_model(
             if stop.requested:
                 _finish(model, optimiser, sampler, device)
                 raise TrainingInterrupted(done, steps)
-            _train_step(model, sampler, optimiser, loc_loss, config, device, smoothed)
+            step(smoothed)
             bar.set_postfix(loss=f"{smoothed['loss']:.4f}")
             model.steps_trained += 1
             if callback is not None:
@@ -355,42 +387,49 @@ def train_action_model(
     return {**{k: round(v, 5) for k, v in smoothed.items()}, "steps": steps}
 
 
-def _train_step(
-    model: ActionModel,
-    sampler: SparseClipSampler,
-    optimiser: torch.optim.Optimizer,
-    loc_loss: Callable[..., Tensor],
-    config: ActionTrainConfig,
-    device: torch.device,
-    smoothed: dict[str, float],
-) -> None:
-    """One optimisation step on a sampled batch; updates the smoothed losses in place."""
-    use_clusters = config.cluster_weight > 0
-    batch = {k: v.to(device) for k, v in sampler.sample(config.batch_size).items()}
-    known = batch["label"] >= 0
-    out = model.detector(batch["clip"], labels=torch.where(known, batch["label"], 0))
-    loss_loc = loc_loss(out.logits, batch["target"], batch["labeled"], batch["distance"], config)
-    loss_cls = _class_loss(out.class_scores, batch)
-    loss = loss_loc + config.cls_weight * loss_cls
-    if use_clusters:
-        loss = loss + config.cluster_weight * model.clustering(out.features)
-    if not torch.isfinite(loss):
-        raise VidalError(
-            f"training diverged: loss is {loss.item()} (try a lower lr than {config.lr})"
+@dataclass
+class _Step:
+    """One optimisation step on a sampled batch (this rank's slice of it)."""
+
+    model: ActionModel
+    net: torch.nn.Module  # model.detector, or it wrapped in DistributedDataParallel
+    sampler: SparseClipSampler
+    optimiser: torch.optim.Optimizer
+    loc_loss: Callable[..., Tensor]
+    config: ActionTrainConfig
+    device: torch.device
+    world: World
+
+    def __call__(self, smoothed: dict[str, float]) -> None:
+        """Run the step; updates the smoothed losses (of the global batch) in place."""
+        config, world = self.config, self.world
+        clips = self.sampler.draw(config.batch_size)
+        start, stop = world.slice(len(clips))
+        share = (stop - start) / len(clips)  # this rank's part of the global batch
+        batch = {k: v.to(self.device) for k, v in self.sampler.batch(clips[start:stop]).items()}
+        known = batch["label"] >= 0
+        out = self.net(batch["clip"], labels=torch.where(known, batch["label"], 0))
+        loss_loc = self.loc_loss(
+            out.logits, batch["target"], batch["labeled"], batch["distance"], config
         )
-    optimiser.zero_grad(set_to_none=True)
-    loss.backward()
-    optimiser.step()
-    if use_clusters:
-        with torch.no_grad():
-            model.clustering.update_centers(out.features.detach())
-    for name, value in (
-        ("loss", loss),
-        ("localization", loss_loc),
-        ("classification", loss_cls),
-    ):
-        v = float(value.detach())
-        smoothed[name] = v if name not in smoothed else 0.9 * smoothed[name] + 0.1 * v
+        loss_cls = _class_loss(out.class_scores, batch)
+        loss = loss_loc + config.cls_weight * loss_cls
+        use_clusters = config.cluster_weight > 0
+        if use_clusters:
+            loss = loss + config.cluster_weight * self.model.clustering(out.features)
+        if not torch.isfinite(loss):
+            raise VidalError(
+                f"training diverged: loss is {loss.item()} (try a lower lr than {config.lr})"
+            )
+        self.optimiser.zero_grad(set_to_none=True)
+        (loss * (share * world.size)).backward()  # DDP averages over the ranks
+        self.optimiser.step()
+        if use_clusters:
+            with torch.no_grad():
+                self.model.clustering.update_centers(world.gather_rows(out.features.detach()))
+        values = world.sum([share * float(v.detach()) for v in (loss, loss_loc, loss_cls)])
+        for name, v in zip(("loss", "localization", "classification"), values, strict=True):
+            smoothed[name] = v if name not in smoothed else 0.9 * smoothed[name] + 0.1 * v
 
 
 def _finish(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from torchvision.tv_tensors import BoundingBoxFormat
 
 from vidal._progress import progress_bar
 from vidal.data.annotations import VideoDataset
+from vidal.distributed import World
 from vidal.errors import ConfigError, VidalError
 from vidal.pool import LabelPool
 from vidal.train.interrupt import TrainingInterrupted, stop_on_interrupt
@@ -134,6 +136,7 @@ def train_detector(
     keep_bn_stats: bool = False,
     progress: bool = True,
     callback: Callable[[int, int, nn.Module], None] | None = None,
+    world: World | None = None,
 ) -> list[float]:
     """Fine-tune a torchvision detector on the labeled frames of ``pool`` (thesis Sec. 2.5.1).
 
@@ -173,6 +176,13 @@ def train_detector(
             model's mode and random states as it found them (e.g. a
             :class:`~vidal.scoring.dispersion.DispersionRecorder`; with ``points = epochs``
             it records at the end of every epoch, as the thesis does).
+        world: the processes training together (:mod:`vidal.distributed`). ``batch_size``
+            is the global batch: every rank draws the same order and flips, and takes its
+            slice of each batch (``B // W`` frames, one more on the first ``B % W`` ranks;
+            a rank left without a frame by a short last batch of an epoch runs one with
+            weight 0, so that the gradients are still averaged). The detector runs in
+            DistributedDataParallel, each rank's loss weighted by its share of the batch
+            times ``W``. One process by default.
 
     Returns:
         The total loss of each step, ``list[float]`` of length ``steps``.
@@ -192,16 +202,16 @@ def train_detector(
     if len(frames) == 0:
         raise VidalError("the pool has no labeled frames to train on")
     device = torch.device(device)
+    world = world if world is not None else World(device=device)
+    per_epoch = -(-len(frames) // batch_size)
+    total = int(steps) if steps is not None else int(epochs) * per_epoch  # type: ignore[arg-type]
+    plan = _plan(len(frames), batch_size, total, seed=seed, hflip=hflip, world=world)
     loader = DataLoader(
         frames,
-        batch_size=batch_size,
-        shuffle=True,
+        batch_sampler=[b.indices for b in plan],
         num_workers=num_workers,
         collate_fn=_collate,
-        generator=torch.Generator().manual_seed(seed),
     )
-    total = int(steps) if steps is not None else int(epochs) * len(loader)  # type: ignore[arg-type]
-    flips = torch.Generator().manual_seed(seed + 1)
 
     model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -210,49 +220,93 @@ def train_detector(
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=milestones, gamma=lr_gamma
     )
-
+    net = world.wrap(model)
     losses: list[float] = []
     with (
         _bn_stats_kept(model, keep_bn_stats),
         torch.random.fork_rng(devices=_fork_devices(device)),
         stop_on_interrupt() as stop,
+        progress_bar(total=total, desc="train detector", disable=not progress, leave=False) as bar,
     ):
-        torch.manual_seed(seed)
-        with progress_bar(
-            total=total, desc="train detector", disable=not progress, leave=False
-        ) as bar:
-            while len(losses) < total:
-                for images, targets in loader:
-                    if stop.requested:  # Ctrl-C: stop at this step boundary
-                        model.eval()
-                        raise TrainingInterrupted(len(losses), total)
-                    batch = []
-                    for image, target in zip(images, targets, strict=True):
-                        if hflip > 0 and torch.rand((), generator=flips).item() < hflip:
-                            image, target = _hflip(image, target)
-                        batch.append(
-                            (image.to(device), {k: v.to(device) for k, v in target.items()})
-                        )
-                    loss_dict = model([b[0] for b in batch], [b[1] for b in batch])
-                    loss = sum(loss_dict.values())
-                    if not torch.isfinite(loss):
-                        parts = {k: float(v.detach()) for k, v in loss_dict.items()}
-                        raise VidalError(
-                            f"loss is not finite at step {len(losses)}: {parts}; lower lr"
-                        )
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    scheduler.step()
-                    losses.append(loss.item())
-                    if callback is not None:
-                        callback(len(losses), total, model)
-                    bar.update()
-                    bar.set_postfix(loss=f"{losses[-1]:.3f}")
-                    if len(losses) >= total:
-                        break
+        torch.manual_seed(seed + world.rank)  # each rank its own proposal sampling
+        for step, (images, targets) in zip(plan, loader, strict=True):
+            if stop.requested:  # Ctrl-C: stop at this step boundary
+                model.eval()
+                raise TrainingInterrupted(len(losses), total)
+            loss = _detector_step(net, optimizer, images, targets, step, device, len(losses))
+            scheduler.step()
+            losses.append(world.sum([loss * step.weight / world.size])[0])
+            if callback is not None:
+                callback(len(losses), total, model)
+            bar.update()
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
     model.eval()
     return losses
+
+
+@dataclass(frozen=True)
+class _Share:
+    """This rank's part of one step's global batch.
+
+    Attributes:
+        indices: the dataset items it trains on (the batch's first when it has none).
+        flips: whether each is flipped horizontally.
+        weight: its share of the global batch times the world size (0 for a borrowed item).
+    """
+
+    indices: list[int]
+    flips: list[bool]
+    weight: float
+
+
+def _plan(
+    n: int, batch_size: int, total: int, *, seed: int, hflip: float, world: World
+) -> list[_Share]:
+    """The ``total`` steps of training: each epoch a permutation of the ``n`` items drawn
+    from ``seed``, cut into batches; flips drawn from ``seed + 1`` item by item in that
+    order; this rank's share of each batch (:meth:`World.slice`)."""
+    order = torch.Generator().manual_seed(seed)
+    flips = torch.Generator().manual_seed(seed + 1)
+    plan: list[_Share] = []
+    while len(plan) < total:
+        perm = torch.randperm(n, generator=order).tolist()
+        for s in range(0, n, batch_size):
+            if len(plan) == total:
+                break
+            batch = perm[s : s + batch_size]
+            flip = [hflip > 0 and torch.rand((), generator=flips).item() < hflip for _ in batch]
+            lo, hi = world.slice(len(batch))
+            if hi > lo:
+                plan.append(_Share(batch[lo:hi], flip[lo:hi], (hi - lo) / len(batch) * world.size))
+            else:
+                plan.append(_Share(batch[:1], flip[:1], 0.0))
+    return plan
+
+
+def _detector_step(
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: list[Tensor],
+    targets: list[dict[str, Tensor]],
+    share: _Share,
+    device: torch.device,
+    step: int,
+) -> float:
+    """One SGD step on this rank's frames; returns their (unweighted) total loss."""
+    batch = []
+    for image, target, flip in zip(images, targets, share.flips, strict=True):
+        if flip:
+            image, target = _hflip(image, target)
+        batch.append((image.to(device), {k: v.to(device) for k, v in target.items()}))
+    loss_dict = net([b[0] for b in batch], [b[1] for b in batch])
+    loss = sum(loss_dict.values())
+    if not torch.isfinite(loss):
+        parts = {k: float(v.detach()) for k, v in loss_dict.items()}
+        raise VidalError(f"loss is not finite at step {step}: {parts}; lower lr")
+    optimizer.zero_grad(set_to_none=True)
+    (loss * share.weight).backward()  # DDP averages over the ranks
+    optimizer.step()
+    return float(loss.item())
 
 
 @contextlib.contextmanager
