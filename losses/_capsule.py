@@ -152,14 +152,8 @@ def spread_margin(step: int, total_steps: int, *, start: float = 0.2, end: float
     return start + (end - start) * fraction
 
 
-class MarginLoss(nn.Module):
-    """Module form of :func:`margin_loss` (Sabour et al., NeurIPS 2017, Eq. 4).
-
-    Example:
-        >>> loss = MarginLoss()
-        >>> round(loss(torch.tensor([[0.9, 0.1]]), torch.tensor([0])).item(), 4)
-        0.0
-    """
+class _MarginModule(nn.Module):
+    """The margin settings and reduction of a margin-loss module; ``_loss`` computes it."""
 
     def __init__(
         self,
@@ -173,8 +167,12 @@ class MarginLoss(nn.Module):
         self.m_pos, self.m_neg, self.neg_weight = m_pos, m_neg, neg_weight
         self.reduction = check_reduction(reduction)
 
+    @staticmethod
+    def _loss(activations: Tensor, target: Tensor, **options: object) -> Tensor:
+        return margin_loss(activations, target, **options)  # type: ignore[arg-type]
+
     def forward(self, activations: Tensor, target: Tensor) -> Tensor:
-        return margin_loss(
+        return self._loss(
             activations,
             target,
             m_pos=self.m_pos,
@@ -188,6 +186,16 @@ class MarginLoss(nn.Module):
             f"m_pos={self.m_pos}, m_neg={self.m_neg}, neg_weight={self.neg_weight}, "
             f"reduction={self.reduction!r}"
         )
+
+
+class MarginLoss(_MarginModule):
+    """Module form of :func:`margin_loss` (Sabour et al., NeurIPS 2017, Eq. 4).
+
+    Example:
+        >>> loss = MarginLoss()
+        >>> round(loss(torch.tensor([[0.9, 0.1]]), torch.tensor([0])).item(), 4)
+        0.0
+    """
 
 
 class SpreadLoss(nn.Module):

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from losses._capsule import margin_loss
+from losses._capsule import _MarginModule, margin_loss
 from losses._common import LossInputError, check_reduction, check_tensor, weighted_reduce
 
 __all__ = ["soft_cross_entropy", "soft_margin_loss", "SoftCrossEntropyLoss", "SoftMarginLoss"]
@@ -131,7 +131,7 @@ class SoftCrossEntropyLoss(nn.Module):
         return f"reduction={self.reduction!r}"
 
 
-class SoftMarginLoss(nn.Module):
+class SoftMarginLoss(_MarginModule):
     """Module form of :func:`soft_margin_loss`.
 
     Example:
@@ -140,30 +140,6 @@ class SoftMarginLoss(nn.Module):
         0.0
     """
 
-    def __init__(
-        self,
-        *,
-        m_pos: float = 0.9,
-        m_neg: float = 0.1,
-        neg_weight: float = 0.5,
-        reduction: str = "mean",
-    ) -> None:
-        super().__init__()
-        self.m_pos, self.m_neg, self.neg_weight = m_pos, m_neg, neg_weight
-        self.reduction = check_reduction(reduction)
-
-    def forward(self, activations: Tensor, target: Tensor) -> Tensor:
-        return soft_margin_loss(
-            activations,
-            target,
-            m_pos=self.m_pos,
-            m_neg=self.m_neg,
-            neg_weight=self.neg_weight,
-            reduction=self.reduction,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"m_pos={self.m_pos}, m_neg={self.m_neg}, neg_weight={self.neg_weight}, "
-            f"reduction={self.reduction!r}"
-        )
+    @staticmethod
+    def _loss(activations: Tensor, target: Tensor, **options: object) -> Tensor:
+        return soft_margin_loss(activations, target, **options)  # type: ignore[arg-type]
