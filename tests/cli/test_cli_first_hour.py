@@ -311,3 +311,14 @@ def test_synthetic_regimes_come_from_the_config(tmp_path, capsys):
     data = DataConfig(synth_dir=str(tmp_path / "s"), synth_videos=4, synth_options=options)
     stamp = json.loads((synthetic_dataset(data, progress=False).parent / "synth.json").read_text())
     assert stamp["config"]["class_skew"] == 2.0 and stamp["config"]["max_frames"] == 16
+
+
+def test_next_hints_quote_paths_with_spaces(tiny_dataset, tmp_path, capsys):
+    import shlex
+
+    out = tmp_path / "round one"
+    args = ["select", "--format", "vidal", "--annotations", str(tiny_dataset), "--frames", "2"]
+    assert main([*args, "--selector", "random", "--out", str(out), *FAST]) == 0
+    hint = capsys.readouterr().out.split("next:")[1].splitlines()[1].strip()
+    words = shlex.split(hint)
+    assert words[:3] == ["vidal", "label", "--tasks"] and words[3] == str(out / "tasks.json")

@@ -25,6 +25,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from vidal._cli.common import quote
+
 __all__ = ["add_parser", "run", "new_labels"]
 
 
@@ -152,7 +154,9 @@ def run(args: argparse.Namespace) -> int:
     with locked(labels_path, pool_path):  # a concurrent import waits, then reads ours
         _update(args, tasks_path, labels_path, pool_path, selection)
     print(f"labels: {labels_path}\npool:   {pool_path}")
-    print(f"next: vidal train --labels {labels_path} --pool {pool_path} --out RUN_DIR")
+    print(
+        f"next: vidal train --labels {quote(labels_path)} --pool {quote(pool_path)} --out RUN_DIR"
+    )
     return 0
 
 
