@@ -52,11 +52,11 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 from torchvision.ops import batched_nms, box_convert, box_iou
-from vidal.tasks.detection import LOW_RES_OPTIONS
 
 from vidal.models.darknet import DarknetNet, decode_yolo, load_darknet_detector
 from vidal.models.detector import build_detector
 from vidal.models.detectors import ImageDetector, TorchvisionDetector
+from vidal.tasks.detection import LOW_RES_OPTIONS
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 YOLO = "models/yolo-fastest-1.1-coco"
