@@ -33,12 +33,23 @@ __all__ = [
 ]
 
 
-#: Defaults that differ by task, read when ``train.lr`` or ``model.size`` is not set: the
-#: action detector trains with Adam at the papers' 5e-4 on 64 x 64 clips; the frame detector
-#: with SGD at the thesis' 0.02, frames resized to a 300 px shorter side (at most 1000 px).
+#: Defaults that differ by task, read when ``model.preset``, ``model.size``, ``train.lr`` or
+#: ``train.pos_weight`` is not set. The action detector: the CPU preset on ImageNet
+#: MobileNetV2 features (``mobilenet``; the papers' I3D is ``full``), 48 x 64 clips (half the
+#: synthetic videos' 96 x 128), Adam at 1e-3 (the papers' 5e-4 learns too slowly in a few
+#: hundred CPU steps) and the foreground of the BCE weighted 3 (actors cover a small share of
+#: the pixels, and at 1 a short run predicts background everywhere): with these, ``vidal
+#: train`` on ``vidal synth`` data localizes (issue 13 item 7, issue 16 item 1;
+#: ``tools/base_model_study.py``). The frame detector: MobileNetV3-FPN Faster R-CNN, SGD at the
+#: thesis' 0.02, frames resized to a 300 px shorter side (at most 1000 px).
 TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "action": {"lr": 5e-4, "size": (64, 64)},
-    "detection": {"lr": 0.02, "size": (300, 1000)},
+    "action": {"preset": "mobilenet", "lr": 1e-3, "size": (48, 64), "pos_weight": 3.0},
+    "detection": {
+        "preset": "mobilenet_v3_fpn",
+        "lr": 0.02,
+        "size": (300, 1000),
+        "pos_weight": None,
+    },
 }
 
 
@@ -97,8 +108,12 @@ class ModelConfig:
     """Which model and at what size.
 
     Args:
-        preset: ``"small"`` (CPU tests and demo) or ``"full"`` (the papers' size) for the
-            action detector; ``"mobilenet_v3_fpn"`` or ``"resnet50_fpn"`` for detection.
+        preset: the action detector: ``"mobilenet"`` (the CPU default, ImageNet MobileNetV2
+            features per frame, weights found by
+            :func:`vidal.models.mobilenet_v2.find_mobilenet_v2_weights`), ``"small"`` (a tiny
+            I3D from scratch, for tests) or ``"full"`` (the papers' I3D); detection:
+            ``"mobilenet_v3_fpn"``, ``"resnet50_fpn"``, ``"mobilenet_v2"`` or
+            ``"mobilenet_v2_fpn"``; ``None``: the task's, :data:`TASK_DEFAULTS`.
         clip_len: frames per clip (action: a multiple of 4).
         size: input ``[height, width]`` (action, multiples of 16) or ``[min_size,
             max_size]`` (detection); ``None``: :data:`TASK_DEFAULTS`.
@@ -112,7 +127,7 @@ class ModelConfig:
             ``anchor_sizes``, torchvision ``FasterRCNN`` options), over the task's defaults.
     """
 
-    preset: str = "small"
+    preset: str | None = None
     clip_len: int = 8
     size: tuple[int, int] | None = None
     dropout: float = 0.3
@@ -131,6 +146,10 @@ class ModelConfig:
                 "must be two positive integers",
             )
         _check(0 <= self.dropout < 1, "model.dropout", self.dropout, "must be in [0, 1)")
+
+    def preset_for(self, task: str) -> str:
+        """``preset``, or the task's default from :data:`TASK_DEFAULTS`."""
+        return str(self.preset or TASK_DEFAULTS[task]["preset"])
 
     def size_for(self, task: str) -> tuple[int, int]:
         """``size``, or the task's default from :data:`TASK_DEFAULTS`."""
@@ -153,7 +172,8 @@ class TrainConfig:
         workers: data-loading worker processes.
         initial_steps: steps of the first cycle, when the model starts from scratch
             (``None``: ``steps``).
-        pos_weight: weight of the foreground term of the localization BCE (``None``: 1).
+        pos_weight: weight of the foreground term of the localization BCE (1: unweighted);
+            ``None``: the task's, :data:`TASK_DEFAULTS` (3 for the action detector).
         epochs: detection: passes over the labeled frames per cycle instead of ``steps``
             (the thesis trains 10 or 6 epochs).
     """
@@ -186,6 +206,10 @@ class TrainConfig:
             self.pos_weight,
             "must be > 0",
         )
+
+    def pos_weight_for(self, task: str) -> float | None:
+        """``pos_weight``, or the task's default from :data:`TASK_DEFAULTS`."""
+        return self.pos_weight if self.pos_weight is not None else TASK_DEFAULTS[task]["pos_weight"]
 
     def lr_for(self, task: str) -> float:
         """``lr``, or the task's default from :data:`TASK_DEFAULTS`."""

@@ -173,3 +173,16 @@ def test_interrupted_train_keeps_an_exact_checkpoint(tiny_dataset, tmp_path, mon
     resumed = load_action_checkpoint(parts / "checkpoint.pt").state_dict()
     assert whole.keys() == resumed.keys()
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+
+
+def test_selectors_side_by_side_take_only_the_options_they_know():
+    """``vidal run --selectors metadata_cycle topk random`` with ``fields`` in the config:
+    only metadata_cycle gets them; the detection selectors all get ``window``."""
+    from vidal._cli.run import _options_taken
+
+    options = {"fields": ["condition", "camera"], "pick": "best"}
+    assert _options_taken("metadata_cycle", options) == options
+    assert _options_taken("topk", options) == {}
+    assert _options_taken("random", options) == {}
+    assert _options_taken("nonexistent", options) == {}
+    assert _options_taken("topk_spaced", {"window": 3, "fields": ["x"]}) == {"window": 3}

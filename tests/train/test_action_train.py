@@ -229,3 +229,14 @@ def test_soft_class_targets_one_hot_trains_exactly_as_hard_labels(data):
         _train(_model(dataset), data, 1, class_targets={pool.video_ids[0]: np.ones(k)})
     with pytest.raises(VidalError, match="not in the pool"):
         _train(_model(dataset), data, 1, class_targets={"nope": np.eye(k)[0]})
+
+
+def test_progress_in_a_log_file_is_a_few_lines_not_one_per_step(data, capsys):
+    """Off a terminal the bar redraws rarely: the loss shown beside it must not force a redraw
+    on every step (a `vidal train > log` wrote one line per step)."""
+    dataset, pool, store = data
+    cfg = ActionTrainConfig(**{**CONFIG.__dict__, "steps": 12})
+    train_action_model(_model(dataset), dataset, pool, store, cfg, seed=7, progress=True)
+    err = capsys.readouterr().err
+    assert "train (mgw)" in err
+    assert err.count("\r") + err.count("\n") <= 4, err

@@ -4,8 +4,8 @@ Under ``torchrun --nproc_per_node N -m vidal run CONFIG`` the N processes share 
 (see the README's "Several processes and machines"); rank 0 prints and writes.
 
 With ``--selectors A B C`` the config runs once per selector (each into ``OUT/<name>``,
-sharing the first cycle, the selector options and, for detection, the optical-flow cache
-in ``OUT/flows``), and ``OUT/learning_curve.png`` compares them, e.g.::
+sharing the first cycle, the ``select.options`` each selector takes and, for detection, the
+optical-flow cache in ``OUT/flows``), and ``OUT/learning_curve.png`` compares them, e.g.::
 
     vidal run tools/configs/detection_synthetic_road_quick.yaml \\
         --selectors tc entropy_det random_tr_det --out runs/road
@@ -75,16 +75,18 @@ def run(args: argparse.Namespace) -> int:
     score = cfg.score
     if cfg.task == "detection" and not score.flow_cache:
         score = dataclasses.replace(score, flow_cache=str(out / "flows"))
+    get_selector(cfg.select.selector, **cfg.select.options)  # a bad option fails before work
     configs = []
     for name in args.selectors:
+        options = _options_taken(name, cfg.select.options)
         sub = dataclasses.replace(
             cfg,
             name=name,
             out=str(out / name),
             score=score,
-            select=dataclasses.replace(cfg.select, selector=name),
+            select=dataclasses.replace(cfg.select, selector=name, options=options),
         )
-        get_selector(name, **sub.select.options)  # a bad name or option fails before any work
+        get_selector(name, **options)  # a bad name fails before any work
         configs.append(sub)
     all_results = compare_selectors(configs, out, progress=not args.no_progress)
     if not world.is_main:
@@ -92,3 +94,18 @@ def run(args: argparse.Namespace) -> int:
     print(results_table(all_results))
     print(f"results: {out / 'results.json'}\nplot:    {out / 'learning_curve.png'}")
     return 0
+
+
+def _options_taken(name: str, options: dict) -> dict:
+    """The config's ``select.options`` that selector ``name`` takes (``--selectors`` runs
+    selectors with different options side by side: ``window`` reaches every detection
+    selector, ``fields`` only ``metadata_cycle``)."""
+    import dataclasses
+
+    from vidal.select import SELECTORS
+
+    selector = SELECTORS.get(name)
+    if selector is None or not dataclasses.is_dataclass(selector):
+        return {}
+    taken = {f.name for f in dataclasses.fields(selector)}
+    return {k: v for k, v in options.items() if k in taken}

@@ -76,13 +76,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--cluster-weight", type=float, help="deep-clustering loss weight, 0 disables it"
     )
     p.add_argument(
-        "--pos-weight", type=float, help="weight of the foreground term of the localization BCE"
+        "--pos-weight",
+        type=float,
+        help="weight of the foreground term of the localization BCE (default: the task's, 3 for action)",
     )
     p.add_argument(
         "--size", type=int, nargs=2, metavar=("A", "B"), help="H W (action) or MIN MAX (detection)"
     )
     p.add_argument("--clip-len", type=int, help="frames per clip (action)")
-    p.add_argument("--preset", help="model preset (action: small, full; detection: see docs)")
+    p.add_argument(
+        "--preset",
+        help="model preset (action: mobilenet (default), small, full; detection: see docs)",
+    )
     p.add_argument("--i3d-weights", help="local pytorch-i3d checkpoint to initialise the encoder")
     p.add_argument("--weights", help="a checkpoint (or detector weights) to start from")
     p.add_argument(

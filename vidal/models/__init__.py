@@ -1,7 +1,7 @@
 """Models: the I3D encoder, 2D capsule layers, the capsule action detector, frame detectors.
 
 ``ActionDetector`` is the network of Active Sparse Labeling (NeurIPS 2022) and CLAUS (CVPR
-2023): I3D features, 2D matrix capsules with EM routing, and a decoder to pixel-wise
+2023): I3D features (or, on the CPU, ImageNet MobileNetV2 features per frame), 2D matrix capsules with EM routing, and a decoder to pixel-wise
 foreground logits, with dropout for MC-dropout uncertainty and latent features for clustering.
 
 Frame detectors share one interface, :class:`FrameDetector` (per frame: boxes, labels, scores
@@ -41,7 +41,11 @@ from vidal.models.i3d import (
     i3d_state_dict_shapes,
     load_i3d_weights,
 )
-from vidal.models.mobilenet_v2 import load_mobilenet_v2_features
+from vidal.models.mobilenet_v2 import (
+    MobileNetV2Encoder,
+    find_mobilenet_v2_weights,
+    load_mobilenet_v2_features,
+)
 
 __all__ = [
     "ActionDetector",
@@ -73,4 +77,6 @@ __all__ = [
     "write_coco_results",
     "write_mot_detections",
     "load_mobilenet_v2_features",
+    "MobileNetV2Encoder",
+    "find_mobilenet_v2_weights",
 ]

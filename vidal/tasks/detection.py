@@ -564,9 +564,9 @@ def check_detection_config(cfg: Any) -> None:
     Raises:
         ConfigError: an unknown ``model.preset`` or ``score.scorer``, or a bad ``model.size``.
     """
-    if cfg.model.preset not in DETECTION_PRESETS:
+    if cfg.model.preset_for("detection") not in DETECTION_PRESETS:
         raise ConfigError(
-            f"model.preset={cfg.model.preset!r} is not a detection preset; known: "
+            f"model.preset={cfg.model.preset_for('detection')!r} is not a detection preset; known: "
             f"{sorted(DETECTION_PRESETS)}"
         )
     if cfg.score.scorer not in ("detection", "uncertainty"):
@@ -601,7 +601,7 @@ def build_detection_task(
     check_detection_config(cfg)
     m, t = cfg.model, cfg.train
     size = m.size_for("detection")
-    backbone = DETECTION_PRESETS[m.preset]
+    backbone = DETECTION_PRESETS[m.preset_for("detection")]
     options = dict(LOW_RES_OPTIONS) if backbone == "mobilenet_v3_fpn" and size[0] <= 320 else {}
     options.update(m.options or {})
     return DetectionTask(

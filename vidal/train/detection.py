@@ -239,7 +239,7 @@ def train_detector(
             if callback is not None:
                 callback(len(losses), total, model)
             bar.update()
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
     model.eval()
     return losses
 
