@@ -77,3 +77,12 @@ def test_training_defaults_agree():
     assert model.size_for("action") == action.size and action.clip_len == model.clip_len
     assert model.preset_for("detection") == "mobilenet_v3_fpn"
     assert train.initial_steps is None  # `vidal train --steps N` trains N steps
+
+
+def test_i3d_weights_with_the_mobilenet_preset_is_a_config_error(tmp_path):
+    from vidal.tasks import check_config
+
+    cfg = ExperimentConfig(model=ModelConfig(i3d_weights=str(tmp_path / "rgb_imagenet.pt")))
+    with pytest.raises(ConfigError, match="needs the I3D encoder"):
+        check_config(cfg)
+    check_config(ExperimentConfig(model=ModelConfig(preset="small", i3d_weights="x.pt")))

@@ -282,7 +282,7 @@ class _Decoder(nn.Module):
             {name: nn.Conv3d(skip_channels[name], c, 1) for name in reversed(self.names)}
         )
         ups = [
-            tuple(a // b for a, b in zip(coarse, fine, strict=True))
+            (coarse[0] // fine[0], coarse[1] // fine[1], coarse[2] // fine[2])
             for coarse, fine in zip(strides[:0:-1], strides[-2::-1], strict=True)
         ]
         self.ups = nn.ModuleList(
@@ -339,6 +339,7 @@ class ActionDetector(nn.Module):
             )
         self.config = config
         k, pose = config.num_classes, config.pose_size
+        self.encoder: InceptionI3d | MobileNetV2Encoder
         self.encoder, skips = _build_encoder(config, pretrained=pretrained)
         self.skips: tuple[str, ...] = tuple(skips)
         self.stride: tuple[int, int, int] = skips[self.skips[-1]]
@@ -684,7 +685,7 @@ def action_checkpoint_meta(path: str | os.PathLike) -> dict:
 
 def _build_encoder(
     config: ActionDetectorConfig, *, pretrained: bool
-) -> tuple[nn.Module, dict[str, tuple[int, int, int]]]:
+) -> tuple[InceptionI3d | MobileNetV2Encoder, dict[str, tuple[int, int, int]]]:
     """The encoder ``config`` names and its decoder endpoints (name -> stride, finest first)."""
     if config.encoder == "i3d":
         i3d = InceptionI3d(

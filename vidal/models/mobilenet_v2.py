@@ -316,7 +316,8 @@ class MobileNetV2Encoder(nn.Module):
         wanted = set(self.skips if endpoints is None else endpoints)
         b, c, t, h, w = clip.shape
         x = clip.transpose(1, 2).reshape(b * t, c, h, w)  # [B*T, 3, H, W]
-        x = ((x + 1) / 2 - self.mean) / self.std
+        mean, std = self.get_buffer("mean"), self.get_buffer("std")
+        x = ((x + 1) / 2 - mean) / std
         out: dict[str, Tensor] = {}
         for i, block in enumerate(self.features):
             x = block(x)
@@ -355,8 +356,8 @@ def load_pretrained_features(features: nn.Module, weights: str) -> Path | None:
             raise CheckpointError(f"MobileNetV2 weights file not found: {os.fspath(path)!r}")
         load_mobilenet_v2_features(features, path)
         return path
-    path = find_mobilenet_v2_weights()
-    if path is None:
+    found = find_mobilenet_v2_weights()
+    if found is None:
         warnings.warn(
             "no ImageNet MobileNetV2 weights found, so the action detector's encoder starts "
             "from random weights and localizes far worse from few labels; set "
@@ -365,5 +366,5 @@ def load_pretrained_features(features: nn.Module, weights: str) -> Path | None:
             stacklevel=3,
         )
         return None
-    load_mobilenet_v2_features(features, path)
-    return path
+    load_mobilenet_v2_features(features, found)
+    return found

@@ -214,9 +214,15 @@ class ActionTask:
         torch.manual_seed(seed)
         model = ActionModel(self.model_config)
         if self.i3d_weights:
-            from vidal.models.i3d import load_i3d_weights
+            from vidal.models.i3d import InceptionI3d, load_i3d_weights
 
-            load_i3d_weights(model.detector.encoder, self.i3d_weights)
+            encoder = model.detector.encoder
+            if not isinstance(encoder, InceptionI3d):
+                raise ConfigError(
+                    f"model.i3d_weights={self.i3d_weights!r} needs the I3D encoder (model.preset "
+                    f"small or full); this model's encoder is {self.model_config.encoder!r}"
+                )
+            load_i3d_weights(encoder, self.i3d_weights)
         return model.to(self.device)
 
     def save_checkpoint(
@@ -673,6 +679,12 @@ def check_action_config(cfg: Any) -> None:
         raise ConfigError(
             f"score.scorer={cfg.score.scorer!r} unknown; known scorers: "
             f"{sorted([*SCORERS, 'dispersion'])}"
+        )
+    encoder = ACTION_PRESETS[cfg.model.preset_for("action")]().encoder
+    if cfg.model.i3d_weights and encoder != "i3d":
+        raise ConfigError(
+            f"model.i3d_weights={cfg.model.i3d_weights!r} needs the I3D encoder (model.preset "
+            f"small or full); preset {cfg.model.preset_for('action')!r} has {encoder!r}"
         )
     if cfg.model.clip_len % 4:
         raise ConfigError(f"model.clip_len={cfg.model.clip_len} must be a multiple of 4")
