@@ -56,7 +56,9 @@ Flow: each ``--flows`` entry is a flow method name and an optional scale,
 most N pixels). Names go to :func:`tracking.get_flow_method` (``dis``, ``farneback``, and
 ``dis-<preset>`` once tracking names its presets); ``dis-<preset>`` falls back to the public
 :class:`tracking.DISFlow` ``(preset=...)`` where tracking does not name them, so
-``dis-medium`` and ``dis-ultrafast`` can be measured on any version. Every table is printed
+``dis-medium`` and ``dis-ultrafast`` can be measured on any version; ``zero`` is a control
+with no motion at all (:class:`ZeroFlow`), which tells whether a clip's objects move enough
+for the flow to matter. Every table is printed
 per flow and a last table pools the figures of each flow.
 
 Example:
@@ -77,6 +79,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torchvision.ops import box_iou
 
 from tracking import (
     CoherenceResult,
@@ -269,13 +272,31 @@ class FlowSpec:
         return self.scale
 
 
+@dataclass(frozen=True)
+class ZeroFlow:
+    """A control, not a flow method (:class:`tracking.FlowMethod` protocol): no motion, every
+    vector 0. With it TC links boxes only where they overlap in place; where it scores as
+    well as a real flow, the clip's objects move too little, for their size, over the
+    tracking window for the flow to matter."""
+
+    @property
+    def tag(self) -> str:
+        return "zero"
+
+    def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """``[B, h, w, 2]`` zeros for ``first``, ``second`` ``[B, h, w, 3]``."""
+        return np.zeros((*first.shape[:3], 2), np.float32)
+
+
 def flow_method(name: str) -> FlowMethod:
-    """The flow method ``name`` through tracking's public API.
+    """The flow method ``name`` through tracking's public API (``"zero"``: :class:`ZeroFlow`).
 
     :func:`tracking.get_flow_method` knows ``"dis"`` and ``"farneback"`` (and, once tracking
     names its DIS presets, ``"dis-<preset>"``); where it does not know ``"dis-<preset>"``, the
     preset is built through :class:`tracking.DISFlow`, which takes it on every version.
     """
+    if name == "zero":
+        return ZeroFlow()
     try:
         return get_flow_method(name)
     except TrackingError:
@@ -296,6 +317,17 @@ def clip_flows(clip: Clip, spec: FlowSpec, cache: FlowCache | None = None) -> Fl
 
 
 # ---------------------------------------------------------------- evaluation
+
+
+def object_motion(clip: Clip, window: int = 3) -> dict[str, float]:
+    """How far the annotated object moves over the tracking window, for its size: the IoU of
+    its box on frame ``t`` with its box on ``t + window`` (median and minimum over ``t``).
+    Above 0.5, boxes overlapping in place already link, flow or not."""
+    assert clip.boxes is not None
+    a, b = clip.boxes[:-window], clip.boxes[window:]
+    ok = ~(np.isnan(a).any(1) | np.isnan(b).any(1))
+    iou = box_iou(torch.from_numpy(a[ok]), torch.from_numpy(b[ok])).diagonal().numpy()
+    return {"median_iou": float(np.median(iou)), "min_iou": float(iou.min())}
 
 
 def run_tc(detections: Sequence[Det], flows: Flows, *, window: int = 3) -> CoherenceResult:
@@ -766,6 +798,12 @@ def main(args: argparse.Namespace) -> dict:
     }
     cache = FlowCache(args.cache) if args.cache else None
     report: dict = {"setup": {k: str(v) for k, v in vars(args).items()}, "flows": {}}
+    report["object_motion"] = {c: object_motion(clip, args.window) for c, clip in clips.items()}
+    for c, m in report["object_motion"].items():
+        print(
+            f"{c}: the object's box on frame t against t + {args.window}: IoU median "
+            f"{m['median_iou']:.2f}, min {m['min_iou']:.2f}"
+        )
     pooled = {}
     for spec in specs:
         flows = {c: clip_flows(clip, spec, cache) for c, clip in clips.items()}

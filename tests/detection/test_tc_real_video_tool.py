@@ -256,10 +256,45 @@ def test_flow_specs_and_methods(tool):
             tool.FlowSpec.parse(bad)
     assert tool.flow_method("dis-ultrafast").tag == "dis-ultrafast"
     assert tool.flow_method("dis-medium").tag == "dis-medium"
+    zero = tool.flow_method("zero")  # the no-motion control
+    assert zero.tag == "zero" and not zero(np.ones((2, 8, 9, 3), np.uint8), None).any()
+    assert zero(np.ones((2, 8, 9, 3), np.uint8), None).shape == (2, 8, 9, 2)
     with pytest.raises(TrackingError, match="preset"):
         tool.flow_method("dis-bogus")
     with pytest.raises(TrackingError, match="unknown flow method"):
         tool.flow_method("nope")
+
+
+def test_object_motion_is_the_iou_across_the_window(tool):
+    boxes = np.array([[t, 0, 10 + t, 10] for t in range(6)], np.float32)  # 1 px a frame
+    boxes[5] = np.nan  # absent: left out
+    clip = tool.Clip("moving", np.zeros((6, 20, 20, 3), np.uint8), boxes, {})
+    motion = tool.object_motion(clip, window=3)
+    # [t, t + 10] against [t + 3, t + 13]: 70 / 130, on t = 0 and 1 (t = 2 meets the gap)
+    assert motion == {"median_iou": pytest.approx(7 / 13), "min_iou": pytest.approx(7 / 13)}
+
+
+def test_bench_rounds_and_per_frame_times_by_hand(load_tool):
+    bench = load_tool("bench/bench_tc_real.py")
+    now = [0.0]
+    costs = {"a": iter([3.0, 1.0, 2.0]), "b": iter([1.0, 5.0, 1.5])}
+
+    def job(name):
+        def run():
+            now[0] += next(costs[name])
+
+        return run
+
+    best = bench.interleaved({("x", "a"): job("a"), ("x", "b"): job("b")}, 3, lambda: now[0])
+    assert best == {("x", "a"): 1.0, ("x", "b"): 1.0}
+    seconds = {("flow", "f", "c1"): 2.0, ("flow", "f", "c2"): 1.0, ("detector", "d", "c1"): 0.4}
+    frames = {"c1": 4, "c2": 1}
+    table = bench.per_frame(
+        seconds, lambda part, clip: frames[clip] // (2 if part == "detector" else 1)
+    )
+    assert table["f"]["c1"]["flow"] == 0.5 and table["f"]["c2"]["flow"] == 1.0
+    assert table["f"]["all"]["flow"] == pytest.approx(3.0 / 5)  # every frame together
+    assert table["d"]["c1"]["detector"] == 0.2 and table["d"]["all"]["detector"] == 0.2
 
 
 def test_bad_data_and_arguments_are_one_line_errors(tool, tmp_path):

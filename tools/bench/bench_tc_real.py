@@ -28,9 +28,12 @@ fast detector's time per frame, with estimates no worse on the real clips. With
 prints the pooled per-frame precision and recall beside the speed, with the first flow as the
 reference ("no worse": no pooled precision or recall more than ``--tolerance`` below it).
 
-Each time is the best of ``--repeats`` runs on ``--clock`` (``cpu``: the process's CPU time,
-which with one thread is what an idle machine's wall time would be and stays steady on a
-shared busy one; ``wall``: elapsed time).
+Every job (a detector on a clip's frames, a flow part on a clip) runs once per round, in
+``--repeats`` interleaved rounds, and keeps its best time: a burst of load from other
+processes then slows all jobs of a round alike rather than one. Times are on ``--clock``
+(``cpu``: the process's CPU time, with one thread about what an idle machine's wall time
+would be, and steadier than wall time on a shared machine; ``wall``: elapsed time). On the
+shared 2-core machine successive runs still differ by 10-40% (ratios less): run it twice.
 
 Example:
     OMP_NUM_THREADS=1 PYTHONPATH=. python tools/bench/bench_tc_real.py \
@@ -47,7 +50,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from tracking import FlowCache, compute_flows, estimate_errors
@@ -89,99 +91,123 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, default=0.05, help="'no worse' margin")
     p.add_argument("--seeds", type=int, default=5, help="injection draws (quality)")
     p.add_argument("--draws", type=int, default=1000, help="random draws (quality)")
-    p.add_argument("--repeats", type=int, default=3, help="runs per timing (best kept)")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved rounds (best kept)")
     p.add_argument("--clock", choices=list(CLOCKS), default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads")
     p.add_argument("--json", type=Path, help="also write the results to this JSON file")
     return p
 
 
-def best_of(repeats: int, fn: Callable[[], object], clock: Callable[[], float]) -> float:
-    """Smallest time of ``repeats`` calls of ``fn`` on ``clock``, seconds."""
-    times = []
-    for _ in range(repeats):
-        t0 = clock()
-        fn()
-        times.append(clock() - t0)
-    return min(times)
+def interleaved(
+    jobs: dict[tuple, Callable[[], object]], rounds: int, clock: Callable[[], float]
+) -> dict[tuple, float]:
+    """Smallest time of each job over ``rounds`` rounds, seconds. Each round runs every job
+    once, so a burst of load from other processes slows all of them alike instead of one."""
+    best = dict.fromkeys(jobs, float("inf"))
+    for _ in range(rounds):
+        for key, fn in jobs.items():
+            t0 = clock()
+            fn()
+            best[key] = min(best[key], clock() - t0)
+    return best
 
 
-def time_detectors(
+def detector_jobs(
     clips: dict[str, tcv.Clip], args: argparse.Namespace
-) -> dict[str, dict[str, float]]:
-    """Seconds per frame of each detector on the first ``--detect-frames`` of each clip, and
-    over all of them (``all``)."""
-    clock = CLOCKS[args.clock]
-    frames = {n: c.frames[: args.detect_frames] for n, c in clips.items()}
-    out: dict[str, dict[str, float]] = {}
+) -> dict[tuple, Callable[[], object]]:
+    """``("detector", name, clip)`` -> run the detector on the clip's first
+    ``--detect-frames`` frames (each detector warmed up once)."""
+    jobs: dict[tuple, Callable[[], object]] = {}
     for name in dict.fromkeys([args.baseline, *args.detectors]):
         detector = build_backend(DETECTORS[name], args)
-        detector.detect_frames(next(iter(frames.values()))[:1])  # warm-up
-        out[name] = {
-            n: best_of(args.repeats, lambda d=detector, f=f: d.detect_frames(f), clock) / len(f)
-            for n, f in frames.items()
+        detector.detect_frames(next(iter(clips.values())).frames[:1])  # warm-up
+        for clip, c in clips.items():
+            frames = c.frames[: args.detect_frames]
+            jobs[("detector", name, clip)] = lambda d=detector, f=frames: d.detect_frames(f)
+    return jobs
+
+
+def flow_jobs(
+    clips: dict[str, tcv.Clip], specs: list[tcv.FlowSpec], args: argparse.Namespace, root: Path
+) -> tuple[dict[tuple, Callable[[], object]], dict[tuple, float], dict[str, dict[str, object]]]:
+    """``(part, flow, clip)`` -> one run of TC's part on the whole clip: ``flow_compute``
+    (:func:`tracking.compute_flows`), ``cache_read`` (a :class:`tracking.FlowCache` read
+    back) and ``graph`` (:func:`tracking.estimate_errors` on the Yolo-Fastest-xl detections
+    at 0.25, the flow in memory). Before any timing each flow is computed once and each
+    cache written once, timed (``cache_write``, one run). Returns the jobs, the write times
+    and the flows (for the quality figures)."""
+    clock = CLOCKS[args.clock]
+    jobs: dict[tuple, Callable[[], object]] = {}
+    writes: dict[tuple, float] = {}
+    flows: dict[str, dict[str, object]] = {str(s): {} for s in specs}
+    for name, clip in clips.items():
+        dets = tcv.detect(args.data, "xl", clip, 0.25)
+        for spec in specs:
+            method = tcv.flow_method(spec.method)
+            scale = spec.scale_for(*clip.frames.shape[1:3])
+            flows[str(spec)][name] = flow = compute_flows(clip.frames, method=method, scale=scale)
+            cache = FlowCache(root / f"{spec}-{name}")
+            t0 = clock()
+            cache.get_flows(name, clip.frames, method=method, scale=scale)
+            writes[("cache_write", str(spec), name)] = clock() - t0
+            frames = clip.frames
+            jobs[("flow_compute", str(spec), name)] = lambda f=frames, m=method, s=scale: (
+                compute_flows(f, method=m, scale=s)
+            )
+            jobs[("cache_read", str(spec), name)] = (
+                lambda c=cache, n=name, f=frames, m=method, s=scale: c.get_flows(
+                    n, lambda: f, method=m, scale=s
+                )
+            )
+            jobs[("graph", str(spec), name)] = lambda d=dets, fl=flow: estimate_errors(
+                d, fl, window=args.window, score_threshold=0.0
+            )
+    return jobs, writes, flows
+
+
+def per_frame(
+    seconds: dict[tuple, float], frames: Callable[[str, str], int]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``seconds[(part, name, clip)]`` as ``{name: {clip: {part: seconds per frame}}}``, a
+    part having run on ``frames(part, clip)`` frames, with ``all``: every clip's frames
+    together."""
+    runs: dict[str, dict[str, dict[str, tuple[float, int]]]] = {}
+    for (part, name, clip), s in seconds.items():
+        runs.setdefault(name, {}).setdefault(clip, {})[part] = (s, frames(part, clip))
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, per_clip in runs.items():
+        out[name] = {c: {p: s / n for p, (s, n) in parts.items()} for c, parts in per_clip.items()}
+        total = [p for p in per_clip.values()]
+        out[name]["all"] = {
+            part: sum(p[part][0] for p in total) / sum(p[part][1] for p in total)
+            for part in total[0]
         }
-        counts = [len(f) for f in frames.values()]
-        out[name]["all"] = float(np.average([out[name][n] for n in frames], weights=counts))
     return out
 
 
-def time_flow(
-    clip: tcv.Clip, spec: tcv.FlowSpec, detections: list, args: argparse.Namespace, root: Path
-) -> tuple[dict[str, float], object]:
-    """Seconds (whole clip) of the flow, the cache (compute + write, read) and the graph;
-    and the flow itself."""
-    clock = CLOCKS[args.clock]
-    method = tcv.flow_method(spec.method)
-    scale = spec.scale_for(*clip.frames.shape[1:3])
-    flows = []
-    compute = best_of(
-        args.repeats,
-        lambda: flows.append(compute_flows(clip.frames, method=method, scale=scale)),
-        clock,
-    )
-    cache = FlowCache(root / f"{spec}-{clip.name}")  # computed and written once
-    t0 = clock()
-    cache.get_flows(clip.name, clip.frames, method=method, scale=scale)
-    write = clock() - t0
-    read = best_of(
-        args.repeats,
-        lambda: cache.get_flows(clip.name, lambda: clip.frames, method=method, scale=scale),
-        clock,
-    )
-    graph = best_of(
-        args.repeats,
-        lambda: estimate_errors(detections, flows[-1], window=args.window, score_threshold=0.0),
-        clock,
-    )
-    times = {
-        "flow_compute": compute,
-        "cache_write": write,
-        "cache_read": read,
-        "graph": graph,
-    }
-    return times, flows[-1]
-
-
-def time_tc(
+def time_all(
     clips: dict[str, tcv.Clip], specs: list[tcv.FlowSpec], args: argparse.Namespace
-) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, dict[str, object]]]:
-    """Per flow and clip, seconds per frame of TC's parts (and ``all``: over every frame of
-    every clip); the flows, for the quality figures."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    flows: dict[str, dict[str, object]] = {}
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]], dict]:
+    """Detectors and TC's parts timed in interleaved rounds; seconds per frame of each
+    detector (``{name: {clip: s}}``) and of each flow's parts (``{flow: {clip: {part: s}}}``),
+    and the flows."""
     with tempfile.TemporaryDirectory() as tmp:
-        for spec in specs:
-            out[str(spec)], flows[str(spec)] = {}, {}
-            total: dict[str, float] = {}
-            for name, clip in clips.items():
-                dets = tcv.detect(args.data, "xl", clip, 0.25)
-                times, flows[str(spec)][name] = time_flow(clip, spec, dets, args, Path(tmp))
-                out[str(spec)][name] = {k: v / len(clip.frames) for k, v in times.items()}
-                total = {k: total.get(k, 0.0) + v for k, v in times.items()}
-            frames = sum(len(c.frames) for c in clips.values())
-            out[str(spec)]["all"] = {k: v / frames for k, v in total.items()}
-    return out, flows
+        jobs, writes, flows = flow_jobs(clips, specs, args, Path(tmp))
+        jobs.update(detector_jobs(clips, args))
+        seconds = interleaved(jobs, args.repeats, CLOCKS[args.clock])
+    seconds.update(writes)
+
+    def frames(part: str, clip: str) -> int:
+        count = len(clips[clip].frames)
+        return min(count, args.detect_frames) if part == "detector" else count
+
+    table = per_frame(seconds, frames)
+    detectors = {
+        name: {clip: parts["detector"] for clip, parts in table[name].items()}
+        for name in dict.fromkeys([args.baseline, *args.detectors])
+    }
+    tc = {str(s): table[str(s)] for s in specs}
+    return detectors, tc, flows
 
 
 def quality(
@@ -306,8 +332,7 @@ def main(args: argparse.Namespace) -> dict:
         raise SystemExit(f"real data not found at {args.data} (see shared/data/README.md)")
     specs = [tcv.FlowSpec.parse(f) for f in args.flows]
     clips = {c: tcv.load_clip(args.data, c, args.frames) for c in args.clips}
-    detectors = time_detectors(clips, args)
-    tc, flows = time_tc(clips, specs, args)
+    detectors, tc, flows = time_all(clips, specs, args)
     table, shares = share_table(detectors, tc, args)
     report: dict = {
         "setup": {
