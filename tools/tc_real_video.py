@@ -61,9 +61,12 @@ with no motion at all (:class:`ZeroFlow`), which tells whether a clip's objects 
 for the flow to matter. Every table is printed
 per flow and a last table pools the figures of each flow.
 
+Figures and what they mean: ``docs/tc_real_video.md``.
+
 Example:
     OMP_NUM_THREADS=1 PYTHONPATH=. python tools/tc_real_video.py \
-        --flows dis-medium dis-ultrafast dis-ultrafast@0.5 \
+        --flows dis-medium dis-ultrafast dis-ultrafast@0.5 dis-medium@s160 dis-ultrafast@s160 \
+                dis-ultrafast@s120 dis-ultrafast@s96 dis-ultrafast@s80 zero \
         --sheet docs/tc_real_video/imagenet_vid_flags.png --json /tmp/tc_real_video.json
 """
 

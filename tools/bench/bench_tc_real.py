@@ -35,9 +35,12 @@ processes then slows all jobs of a round alike rather than one. Times are on ``-
 would be, and steadier than wall time on a shared machine; ``wall``: elapsed time). On the
 shared 2-core machine successive runs still differ by 10-40% (ratios less): run it twice.
 
+Figures and what they mean: ``docs/tc_real_video.md``.
+
 Example:
     OMP_NUM_THREADS=1 PYTHONPATH=. python tools/bench/bench_tc_real.py \
-        --flows dis-medium dis-ultrafast dis-ultrafast@0.5 --json /tmp/bench_tc_real.json
+        --flows dis-medium dis-ultrafast dis-ultrafast@0.5 dis-medium@s160 dis-ultrafast@s160 \
+                dis-ultrafast@s120 dis-ultrafast@s96 dis-ultrafast@s80 --json /tmp/bench_tc_real.json
 """
 
 from __future__ import annotations
