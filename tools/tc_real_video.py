@@ -52,22 +52,23 @@ the real COCO detector Yolo-Fastest 1.1 (:mod:`vidal.models.darknet`, both the `
    (green: TC says TP, red: FP, with its score) and every FN candidate (yellow).
 
 Flow: each ``--flows`` entry is a flow method name and an optional scale,
-``NAME[@SCALE]``, where SCALE is a fraction in (0, 1] or ``sN`` (shorter side brought to at
-most N pixels). Names go to :func:`tracking.get_flow_method` (``dis``, ``farneback``, and
-``dis-<preset>`` once tracking names its presets); ``dis-<preset>`` falls back to the public
-:class:`tracking.DISFlow` ``(preset=...)`` where tracking does not name them, so
-``dis-medium`` and ``dis-ultrafast`` can be measured on any version; ``zero`` is a control
-with no motion at all (:class:`ZeroFlow`), which tells whether a clip's objects move enough
-for the flow to matter. Every table is printed
-per flow and a last table pools the figures of each flow.
+``NAME[@SCALE]``, where SCALE is a fraction in (0, 1] (default 1, the full frame) or ``sN``
+(shorter side brought to at most N pixels). Names go to :func:`tracking.get_flow_method`
+(``dis-medium``, ``dis-ultrafast``, ``farneback``, ...): ``dis-medium`` at full size is the
+old default, ``dis-ultrafast@s160`` what ``score.flow`` uses today (``dis``, shorter side
+:data:`tracking.FLOW_SHORT_SIDE`). ``zero`` is a control with no motion at all
+(:class:`ZeroFlow`), which tells whether a clip's objects move enough for the flow to matter.
+Every table is printed per flow and a last table pools the figures of each flow.
+``--clip-sheets DIR`` also draws, for DAVIS and J-HMDB, the frames TC flags with the
+annotated box (blue), so one can see by eye what the ``other`` detections are.
 
 Figures and what they mean: ``docs/tc_real_video.md``.
 
 Example:
     OMP_NUM_THREADS=1 PYTHONPATH=. python tools/tc_real_video.py \
-        --flows dis-medium dis-ultrafast dis-ultrafast@0.5 dis-medium@s160 dis-ultrafast@s160 \
-                dis-ultrafast@s120 dis-ultrafast@s96 dis-ultrafast@s80 zero \
-        --sheet docs/tc_real_video/imagenet_vid_flags.png --json /tmp/tc_real_video.json
+        --flows dis-ultrafast@s160 dis-medium dis-ultrafast dis-medium@s160 dis-ultrafast@s96 zero \
+        --sheet docs/tc_real_video/imagenet_vid_flags.png --clip-sheets docs/tc_real_video \
+        --json /tmp/tc_real_video.json
 """
 
 from __future__ import annotations
@@ -86,7 +87,6 @@ from torchvision.ops import box_iou
 
 from tracking import (
     CoherenceResult,
-    DISFlow,
     FlowCache,
     FlowMethod,
     Flows,
@@ -292,20 +292,9 @@ class ZeroFlow:
 
 
 def flow_method(name: str) -> FlowMethod:
-    """The flow method ``name`` through tracking's public API (``"zero"``: :class:`ZeroFlow`).
-
-    :func:`tracking.get_flow_method` knows ``"dis"`` and ``"farneback"`` (and, once tracking
-    names its DIS presets, ``"dis-<preset>"``); where it does not know ``"dis-<preset>"``, the
-    preset is built through :class:`tracking.DISFlow`, which takes it on every version.
-    """
-    if name == "zero":
-        return ZeroFlow()
-    try:
-        return get_flow_method(name)
-    except TrackingError:
-        if not name.startswith("dis-"):
-            raise
-    return DISFlow(preset=name.removeprefix("dis-"))
+    """The flow method ``name`` of :data:`tracking.FLOW_METHODS` (``"dis"``,
+    ``"dis-ultrafast"``, ``"dis-medium"``, ...), or ``"zero"``: :class:`ZeroFlow`."""
+    return ZeroFlow() if name == "zero" else get_flow_method(name)
 
 
 def clip_flows(clip: Clip, spec: FlowSpec, cache: FlowCache | None = None) -> Flows:
@@ -531,11 +520,12 @@ def summary_table(pooled: dict[str, dict[str, dict]]) -> str:
 
 # ---------------------------------------------------------------- contact sheet
 
-TP_COLOR, FP_COLOR, FN_COLOR, UNUSED_COLOR = (
+TP_COLOR, FP_COLOR, FN_COLOR, UNUSED_COLOR, TRUTH_COLOR = (
     (40, 220, 40),
     (255, 40, 40),
     (255, 220, 0),
     (160, 160, 160),
+    (40, 120, 255),
 )
 
 
@@ -549,10 +539,15 @@ def flagged_frames(result: CoherenceResult, limit: int) -> list[int]:
 
 
 def draw_estimates(
-    frame: np.ndarray, t: int, detection: Det, result: CoherenceResult
+    frame: np.ndarray,
+    t: int,
+    detection: Det,
+    result: CoherenceResult,
+    truth_box: np.ndarray | None = None,
 ) -> np.ndarray:
     """``frame (ndarray[H, W, 3])`` with frame ``t``'s detections coloured by TC's label (TP
-    green, FP red, unused grey, with the score) and its FN candidates (yellow)."""
+    green, FP red, unused grey, with the score), its FN candidates (yellow) and, when given
+    and not NaN, the annotated object's ``truth_box (ndarray[4])`` (blue, drawn first)."""
     boxes, _, scores = detection
     labels = result.detection_labels[t]
     names = {1: ("TP", TP_COLOR), 0: ("FP", FP_COLOR), -1: ("unused", UNUSED_COLOR)}
@@ -560,6 +555,8 @@ def draw_estimates(
     colors = [names[int(lab)][1] for lab in labels]
     cands = result.candidates
     fn = (cands.frame == t) & (result.candidate_labels == 1)
+    if truth_box is not None and not np.isnan(truth_box).any():
+        frame = draw_boxes(frame, truth_box[None], colors=[TRUTH_COLOR], thickness=4)
     return draw_boxes(
         frame,
         np.concatenate([np.asarray(boxes, np.float32).reshape(-1, 4), cands.boxes[fn]]),
@@ -576,19 +573,64 @@ def estimates_sheet(
     *,
     columns: int = 4,
     tile_width: int = 480,
+    true_errors: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """A contact sheet ``ndarray[H, W, 3]`` of ``frames`` with :func:`draw_estimates`."""
+    """A contact sheet ``ndarray[H, W, 3]`` of ``frames`` with :func:`draw_estimates` (and
+    the annotated box where ``clip`` has one); each title gives TC's FP and FN counts, and
+    the true ones when ``true_errors`` (``FP [T]``, ``FN [T]``) are given."""
     import cv2
 
     tiles, titles = [], []
     for t in frames:
-        drawn = draw_estimates(clip.frames[t], t, detections[t], result)
+        truth = None if clip.boxes is None else clip.boxes[t]
+        drawn = draw_estimates(clip.frames[t], t, detections[t], result, truth)
         height = round(tile_width * drawn.shape[0] / drawn.shape[1])
         tiles.append(cv2.resize(drawn, (tile_width, height), interpolation=cv2.INTER_AREA))
-        titles.append(
-            f"{clip.name} t={t}  FP {result.fp_per_frame[t]}  FN {result.fn_per_frame[t]}"
-        )
+        title = f"{clip.name} t={t} FP {result.fp_per_frame[t]} FN {result.fn_per_frame[t]}"
+        if true_errors is not None:
+            title += f" (true {true_errors[0][t]}, {true_errors[1][t]})"
+        titles.append(title)
     return tile_sheet(tiles, columns=columns, titles=titles)
+
+
+def clip_sheets(
+    clips: dict[str, Clip],
+    detections: dict[tuple, list[Det]],
+    args: argparse.Namespace,
+    spec: FlowSpec,
+) -> dict[str, str]:
+    """For each annotated clip and ``--models`` entry (detections at ``--sheet-threshold``,
+    computed here when the run did not), a contact sheet ``<clip>_<model>_flags.png`` in
+    ``args.clip_sheets`` of the frames with a true error (``verifiable``) and the
+    ``--clip-sheet-frames`` that TC flags most with ``spec``'s flow, tiles
+    ``--clip-sheet-tile-width`` pixels wide; the annotated box drawn in blue."""
+    out = {}
+    for (name, clip), model in ((c, m) for c in clips.items() for m in args.models):
+        key = (name, model, args.sheet_threshold)
+        if key not in detections:
+            detections[key] = detect(args.data, model, clip, args.sheet_threshold)
+        assert clip.boxes is not None
+        truth = clip_truth(detections[key], clip.boxes, near_iou=args.near_iou)
+        true_fp, true_fn = true_counts(truth, DEFINITIONS["verifiable"])
+        result = run_tc(detections[key], clip_flows(clip, spec), window=args.window)
+        erred = np.flatnonzero(true_fp + true_fn).tolist()
+        flagged = flagged_frames(result, args.clip_sheet_frames)
+        shown = sorted(set(erred) | set(flagged))
+        what = f"{name}: {model} at {args.sheet_threshold}, flow {spec}"
+        print(f"{what}: true errors on frames {erred}, TC flags (most) {flagged}")
+        if shown:
+            image = estimates_sheet(
+                clip,
+                detections[key],
+                result,
+                shown,
+                columns=args.sheet_columns,
+                tile_width=args.clip_sheet_tile_width,
+                true_errors=(true_fp, true_fn),
+            )
+            path = args.clip_sheets / f"{name}_{model}_flags.png"
+            out[f"{name} {model}"] = str(save_png(image, path))
+    return out
 
 
 def tc_summary(result: CoherenceResult, reference: CoherenceResult | None = None) -> dict:
@@ -692,8 +734,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--flows",
         nargs="+",
-        default=["dis-medium", "dis-ultrafast"],
-        help="NAME[@SCALE]: SCALE a fraction or sN (shorter side at most N px)",
+        default=["dis-ultrafast@s160", "dis-medium", "zero"],
+        help="NAME[@SCALE]: SCALE a fraction or sN (shorter side at most N px); the first is "
+        "the reference of the ImageNet-VID comparison and the flow of the sheets",
     )
     p.add_argument("--near-iou", type=float, default=0.1, help="IoU below which a box is 'other'")
     p.add_argument("--window", type=int, default=3, help="TC tracking window (thesis: 3)")
@@ -705,6 +748,11 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--imagenet-frames", type=int, default=144, help="ImageNet-VID frames (0: skip it)"
     )
     p.add_argument("--sheet", type=Path, help="write the ImageNet-VID contact sheet here (PNG)")
+    p.add_argument(
+        "--clip-sheets", type=Path, help="write the DAVIS / J-HMDB sheets to this folder"
+    )
+    p.add_argument("--clip-sheet-frames", type=int, default=6, help="flagged frames shown")
+    p.add_argument("--clip-sheet-tile-width", type=int, default=320, help="pixels per tile")
     p.add_argument("--sheet-model", default="xl", choices=list(MODELS))
     p.add_argument("--sheet-threshold", type=float, default=0.25)
     p.add_argument("--sheet-flow", help="flow of the sheet (default: the first of --flows)")
@@ -816,8 +864,10 @@ def main(args: argparse.Namespace) -> dict:
     report["pooled"] = pooled
     print("## pooled over clips, models and thresholds (injected: and profiles)\n")
     print(summary_table(pooled) + "\n")
+    sheet = FlowSpec.parse(args.sheet_flow) if args.sheet_flow else specs[0]
+    if args.clip_sheets:
+        report["clip_sheets"] = clip_sheets(clips, detections, args, sheet)
     if args.imagenet_frames:
-        sheet = FlowSpec.parse(args.sheet_flow) if args.sheet_flow else specs[0]
         report["imagenet_vid"] = unannotated_clip(args, specs, sheet)
         print_unannotated(report["imagenet_vid"])
     report["seconds"] = round(time.perf_counter() - started, 1)

@@ -259,7 +259,7 @@ def test_flow_specs_and_methods(tool):
     zero = tool.flow_method("zero")  # the no-motion control
     assert zero.tag == "zero" and not zero(np.ones((2, 8, 9, 3), np.uint8), None).any()
     assert zero(np.ones((2, 8, 9, 3), np.uint8), None).shape == (2, 8, 9, 2)
-    with pytest.raises(TrackingError, match="preset"):
+    with pytest.raises(TrackingError, match="known: dis, dis-fast"):
         tool.flow_method("dis-bogus")
     with pytest.raises(TrackingError, match="unknown flow method"):
         tool.flow_method("nope")
@@ -322,6 +322,13 @@ def test_contact_sheet_draws_the_estimates(tool, ev):
     drawn = tool.draw_estimates(clip.frames[4], 4, frames[4], result)
     assert drawn[20, 30].tolist() == list(tool.TP_COLOR)  # the object's top edge
     assert drawn[60, 70].tolist() == list(tool.FP_COLOR)  # the ghost's top edge
+    boxed = tool.draw_estimates(clip.frames[3], 3, frames[3], result, np.array([5, 5, 15, 95]))
+    assert boxed[50, 5].tolist() == list(tool.TRUTH_COLOR)  # the annotated box's left edge
+    assert boxed[20, 30].tolist() == list(tool.FN_COLOR)  # the FN candidate at the gap
+    assert (
+        tool.draw_estimates(clip.frames[3], 3, frames[3], result, np.full(4, np.nan))
+        == tool.draw_estimates(clip.frames[3], 3, frames[3], result)
+    ).all()  # no object
 
 
 def test_tool_end_to_end_on_real_frames(tool, shared_data, tmp_path, capsys):
@@ -349,6 +356,8 @@ def test_tool_end_to_end_on_real_frames(tool, shared_data, tmp_path, capsys):
             "small",
             "--sheet",
             str(tmp_path / "sheet.png"),
+            "--clip-sheets",
+            str(tmp_path / "clips"),
             "--json",
             str(out),
         ]
@@ -372,6 +381,10 @@ def test_tool_end_to_end_on_real_frames(tool, shared_data, tmp_path, capsys):
         "injected/independent",
         "injected/bursty",
     }
+    # the J-HMDB misses on frames 1 and 2 are on its sheet; DAVIS has no true error there
+    assert set(report["clip_sheets"]) <= {"davis small", "jhmdb small"}
+    assert (tmp_path / "clips" / "jhmdb_small_flags.png").is_file()
+    assert "jhmdb: small at 0.25, flow dis-ultrafast@0.5: true errors on frames [1, 2]" in printed
     iv = report["imagenet_vid"]
     assert iv["frames"] == 8 and iv["model"] == "small"
     assert len(iv["flows"]["dis-ultrafast@0.5"]["flagged_frames"]) <= 8

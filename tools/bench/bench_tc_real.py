@@ -9,8 +9,9 @@ Zolfaghari Bengar, thesis 2021, Sec. 2.3.2) costs. On the real clips of ``../sha
   COCO Yolo-Fastest 1.1 ``xl`` and small models through vidal's Darknet reader (320x320),
   and today's Faster R-CNN presets at ``--min-size`` (300 px, the thesis' size; random
   weights, so an untrained head keeps up to 100 boxes): ``small`` (MobileNetV3-FPN with
-  :data:`vidal.tasks.detection.LOW_RES_OPTIONS`, what a config at 300 px builds), ``full``
-  (ResNet50-FPN) and the MobileNetV2-FPN on the ImageNet backbone file (low-res options);
+  :data:`vidal.tasks.detection.LOW_RES_OPTIONS`, what a config at 300 px builds), the
+  MobileNetV2-FPN on the ImageNet backbone file (low-res options), and on request ``full``
+  (ResNet50-FPN);
 - **TC's parts** for each ``--flows`` entry (``NAME[@SCALE]`` as in
   ``tools/tc_real_video.py``): the flow, forward and backward, of every frame pair
   (:func:`tracking.compute_flows`); the same through a :class:`tracking.FlowCache`, computed
@@ -39,8 +40,8 @@ Figures and what they mean: ``docs/tc_real_video.md``.
 
 Example:
     OMP_NUM_THREADS=1 PYTHONPATH=. python tools/bench/bench_tc_real.py \
-        --flows dis-medium dis-ultrafast dis-ultrafast@0.5 dis-medium@s160 dis-ultrafast@s160 \
-                dis-ultrafast@s120 dis-ultrafast@s96 dis-ultrafast@s80 --json /tmp/bench_tc_real.json
+        --flows dis-medium dis-ultrafast dis-ultrafast@s160 dis-medium@s160 dis-ultrafast@s96 \
+        --json /tmp/bench_tc_real.json
 """
 
 from __future__ import annotations
@@ -77,12 +78,22 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=tcv.DATA, help="the shared data folder")
     p.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
     p.add_argument("--frames", type=int, help="first frames of each clip (default all)")
-    p.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
+    p.add_argument(
+        "--detectors",
+        nargs="+",
+        default=["yolo_fastest_xl", "yolo_fastest", "frcnn_small", "frcnn_mobilenet_v2_fpn"],
+        choices=list(DETECTORS),
+    )
     p.add_argument("--baseline", default="yolo_fastest", choices=list(DETECTORS))
     p.add_argument("--detect-frames", type=int, default=8, help="frames of each clip timed")
     p.add_argument("--min-size", type=int, default=300, help="Faster R-CNN's shorter side")
     p.add_argument("--batch", type=int, default=8, help="frames per detector forward pass")
-    p.add_argument("--flows", nargs="+", default=["dis-medium", "dis-ultrafast"])
+    p.add_argument(
+        "--flows",
+        nargs="+",
+        default=["dis-medium", "dis-ultrafast", "dis-ultrafast@s160"],
+        help="NAME[@SCALE] as in tools/tc_real_video.py; the first is the quality reference",
+    )
     p.add_argument("--window", type=int, default=3, help="TC tracking window (thesis: 3)")
     p.add_argument("--goal", type=float, default=0.25, help="TC's share of the fast detector")
     p.add_argument(
