@@ -1,4 +1,4 @@
-"""Drawing ground truth on frames, and contact sheets of a video, with OpenCV.
+"""Drawing ground truth or any labelled boxes on frames, and contact sheets, with OpenCV.
 
 Boxes and masks take a colour per track, so one actor keeps its colour across the sheet;
 each box is labelled ``class #track``. When the decoded frames are not the size the
@@ -22,7 +22,7 @@ from vidal.data.annotations import VideoAnnotation, VideoDataset
 from vidal.data.video import open_video
 from vidal.errors import ConfigError, DecodeError
 
-__all__ = ["contact_sheet", "draw_frame", "save_png", "track_color"]
+__all__ = ["contact_sheet", "draw_boxes", "draw_frame", "save_png", "tile_sheet", "track_color"]
 
 
 def track_color(track_id: int) -> tuple[int, int, int]:
@@ -74,27 +74,76 @@ def draw_frame(
                 )
             out[m] = (out[m] * (1 - mask_alpha) + np.array(color) * mask_alpha).astype(np.uint8)
     for k in range(len(ann.boxes)):
-        color = track_color(int(ann.track_ids[k]))
-        x1, y1, x2, y2 = ann.boxes[k] * np.array([sx, sy, sx, sy], dtype=np.float32)
-        p1, p2 = (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2)))
-        cv2.rectangle(out, p1, p2, color, thickness, cv2.LINE_AA)
         label = int(ann.labels[k])
         name = class_names[label] if 0 <= label < len(class_names) else str(label)
-        text = f"{name} #{int(ann.track_ids[k])}"
-        scale = max(0.35, min(w, h) / 700)
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        ty = p1[1] - 3 if p1[1] - th - base - 3 >= 0 else p1[1] + th + 3
-        cv2.rectangle(out, (p1[0], ty - th - 2), (p1[0] + tw + 2, ty + base - 1), color, -1)
-        cv2.putText(
+        _label_box(
             out,
-            text,
-            (p1[0] + 1, ty - 1),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
+            ann.boxes[k] * np.array([sx, sy, sx, sy], dtype=np.float32),
+            track_color(int(ann.track_ids[k])),
+            f"{name} #{int(ann.track_ids[k])}",
+            thickness,
         )
+    return out
+
+
+def _label_box(
+    img: np.ndarray, box: np.ndarray, color: tuple[int, int, int], text: str, thickness: int
+) -> None:
+    """Draw ``box (ndarray[4])`` x1 y1 x2 y2 on ``img`` in place, ``text`` on a tab above it
+    (below its top edge when there is no room above); no tab for an empty text."""
+    import cv2
+
+    h, w = img.shape[:2]
+    x1, y1, x2, y2 = (int(round(float(v))) for v in box)
+    cv2.rectangle(img, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
+    if not text:
+        return
+    scale = max(0.35, min(w, h) / 700)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    ty = y1 - 3 if y1 - th - base - 3 >= 0 else y1 + th + 3
+    cv2.rectangle(img, (x1, ty - th - 2), (x1 + tw + 2, ty + base - 1), color, -1)
+    cv2.putText(
+        img, text, (x1 + 1, ty - 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
+    )
+
+
+def draw_boxes(
+    frame: np.ndarray,
+    boxes: np.ndarray,
+    *,
+    colors: Sequence[tuple[int, int, int]],
+    texts: Sequence[str] | None = None,
+    thickness: int = 2,
+) -> np.ndarray:
+    """Draw boxes, each with its colour and an optional label, on a copy of ``frame``.
+
+    Args:
+        frame (ndarray[H, W, 3]): uint8 RGB frame.
+        boxes (ndarray[N, 4]): x1 y1 x2 y2 in pixels of ``frame``.
+        colors: an RGB colour per box.
+        texts: a label per box (``""``: none); default none.
+        thickness: line width in pixels.
+
+    Returns:
+        ndarray[H, W, 3] uint8 RGB.
+
+    Example:
+        >>> out = draw_boxes(np.zeros((40, 60, 3), np.uint8), np.array([[5, 5, 30, 20]]),
+        ...                  colors=[(255, 0, 0)], texts=["FP 0.42"])
+        >>> out.shape, out[5, 10].tolist()
+        ((40, 60, 3), [255, 0, 0])
+    """
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ConfigError(f"frame must be ndarray[H, W, 3], got shape {frame.shape}")
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    texts = [""] * len(boxes) if texts is None else list(texts)
+    if len(colors) != len(boxes) or len(texts) != len(boxes):
+        raise ConfigError(
+            f"draw_boxes: {len(boxes)} boxes, {len(colors)} colors and {len(texts)} texts"
+        )
+    out = np.ascontiguousarray(frame, dtype=np.uint8).copy()
+    for box, color, text in zip(boxes, colors, texts, strict=True):
+        _label_box(out, box, tuple(int(c) for c in color), text, thickness)  # type: ignore[arg-type]
     return out
 
 
@@ -159,18 +208,51 @@ def contact_sheet(
         images = reader.get_batch(frames)
     tw = tile_width or min(reader.width, 480)
     th = int(round(tw * reader.height / reader.width))
-    tiles = []
-    for t, img in zip(frames, images, strict=True):
-        drawn = draw_frame(img, v, t, class_names=dataset.class_names)
-        tile = cv2.resize(drawn, (tw, th), interpolation=cv2.INTER_AREA)
-        _stamp(tile, f"{v.video_id}  t={t}")
-        tiles.append(tile)
+    tiles = [
+        cv2.resize(
+            draw_frame(img, v, t, class_names=dataset.class_names),
+            (tw, th),
+            interpolation=cv2.INTER_AREA,
+        )
+        for t, img in zip(frames, images, strict=True)
+    ]
+    return tile_sheet(tiles, columns=columns, titles=[f"{v.video_id}  t={t}" for t in frames])
+
+
+def tile_sheet(
+    tiles: Sequence[np.ndarray], *, columns: int = 4, titles: Sequence[str] | None = None
+) -> np.ndarray:
+    """Tiles of one size in a grid, row by row, 2 px apart on a dark background.
+
+    Args:
+        tiles (list[ndarray[h, w, 3]]): uint8 RGB images, all ``h x w``.
+        columns: tiles per row (fewer when there are fewer tiles).
+        titles: a text stamped on the top-left corner of each tile.
+
+    Returns:
+        ndarray[H, W, 3] uint8 RGB sheet.
+
+    Example:
+        >>> tile_sheet([np.zeros((10, 20, 3), np.uint8)] * 3, columns=2).shape
+        (22, 42, 3)
+    """
+    if not tiles or len({t.shape for t in tiles}) != 1 or tiles[0].ndim != 3:
+        raise ConfigError(
+            f"tiles must be one or more images of one shape [h, w, 3], got {len(tiles)}"
+        )
+    if titles is not None and len(titles) != len(tiles):
+        raise ConfigError(f"{len(titles)} titles for {len(tiles)} tiles")
+    th, tw = tiles[0].shape[:2]
     columns = max(1, min(columns, len(tiles)))
     rows = -(-len(tiles) // columns)
     sheet = np.full(
         (rows * th + (rows - 1) * 2, columns * tw + (columns - 1) * 2, 3), 32, dtype=np.uint8
     )
     for k, tile in enumerate(tiles):
+        tile = np.ascontiguousarray(tile, dtype=np.uint8)
+        if titles is not None:
+            tile = tile.copy()
+            _stamp(tile, titles[k])
         r, c = divmod(k, columns)
         sheet[r * (th + 2) : r * (th + 2) + th, c * (tw + 2) : c * (tw + 2) + tw] = tile
     return sheet
