@@ -4,20 +4,19 @@ Every script runs its ``main`` through :func:`run` (one-line errors). The action
 (``ucf101_24.py``, ``jhmdb21.py``) check their videos on disk and write
 a vidal annotation file the same way (:func:`add_check_args`, :func:`check_and_write`); the
 detection datasets (``imagenet_vid.py``, ``synthia_al.py``) count boxes per split and print
-them the same way (:func:`box_statistics`, :func:`print_splits`).
+them the same way (:func:`box_statistics`, :func:`write_and_print_splits`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 
 import numpy as np
 
-from vidal.data import VideoDataset
+from vidal.data import VideoDataset, write_vidal
 from vidal.data.check import check_videos, keep_present, present_videos, write_portable
 from vidal.errors import VidalError
 
@@ -95,33 +94,44 @@ def box_statistics(dataset: VideoDataset) -> dict:
     }
 
 
-def print_splits(
-    stats: dict,
+def write_and_print_splits(
+    dataset: VideoDataset,
+    args: argparse.Namespace,
     *,
-    as_json: bool,
+    stats: dict,
     header: str,
-    videos: dict[str, str],
-    root: str | os.PathLike | None,
-) -> None:
-    """Print the statistics of the ``train`` and ``test`` splits, as JSON or as text.
+    videos: Callable[[str, dict], str],
+    count: Callable[[VideoDataset], dict] = box_statistics,
+) -> dict:
+    """Count the boxes of ``dataset``'s ``train`` and ``test`` splits, write it to ``--out``
+    and print the counts (as JSON with ``--json``).
 
     Args:
-        stats: :func:`box_statistics` of each split under its name, and ``written`` (the
-            annotation file) when one was written.
-        as_json: print ``stats`` as JSON instead.
+        dataset: the dataset with ``train`` and ``test`` splits.
+        args: the parsed flags; ``out`` and ``json`` are read.
+        stats: what comes first in the statistics (classes, folders, ...).
         header: the first line of the text.
-        videos: per split, how its videos are counted (e.g. ``"3 sequences"``).
-        root: the folder the video paths are relative to.
+        videos: how a split's videos are counted, from its name and its
+            statistics (e.g. ``"3 sequences"``).
+        count: the statistics of one split (default :func:`box_statistics`).
+
+    Returns:
+        ``stats`` with the statistics of each split under its name, and ``written``
+        (the annotation file) when one was written.
     """
-    if as_json:
+    stats = {**stats, **{name: count(dataset.split(name)) for name in ("train", "test")}}
+    if args.out:
+        stats["written"] = str(write_vidal(dataset, args.out))
+    if args.json:
         print(json.dumps(stats, indent=1))
-        return
+        return stats
     print(header)
     for name in ("train", "test"):
         s = stats[name]
         print(
-            f"{name:>5}: {videos[name]}, {s['frames']} frames "
+            f"{name:>5}: {videos(name, s)}, {s['frames']} frames "
             f"({s['frames_with_boxes']} with boxes), boxes {s['boxes']}"
         )
     if "written" in stats:
-        print(f"wrote {stats['written']} (set data.videos to {root})")
+        print(f"wrote {stats['written']} (set data.videos to {dataset.root})")
+    return stats

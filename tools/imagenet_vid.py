@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from _common import box_statistics, print_splits, run
+from _common import box_statistics, run, write_and_print_splits
 
-from vidal.data import VID_CLASSES, VideoDataset, read_imagenet_vid, write_vidal
+from vidal.data import VID_CLASSES, VideoDataset, read_imagenet_vid
 from vidal.data.annotations import Tube, VideoAnnotation
 from vidal.errors import VidalError
 
@@ -139,23 +139,18 @@ def main(args: argparse.Namespace) -> dict:
         root=train.root,
         splits={"train": train.video_ids, "test": test.video_ids},
     )
-    stats = {
-        "classes": list(args.classes),
-        "frames_root": str(subset.root),
-        **{name: statistics(subset.split(name)) for name in ("train", "test")},
-        "all_videos": all_videos,
-    }
-    if args.out:
-        out = write_vidal(subset, args.out)
-        stats["written"] = str(out)
-    print_splits(
-        stats,
-        as_json=args.json,
+    return write_and_print_splits(
+        subset,
+        args,
+        stats={
+            "classes": list(args.classes),
+            "frames_root": str(subset.root),
+            "all_videos": all_videos,
+        },
         header=f"classes: {', '.join(args.classes)}   frames under {subset.root}",
-        videos={n: f"{stats[n]['videos']} of {all_videos[n]} videos" for n in ("train", "test")},
-        root=subset.root,
+        videos=lambda name, s: f"{s['videos']} of {all_videos[name]} videos",
+        count=statistics,
     )
-    return stats
 
 
 if __name__ == "__main__":

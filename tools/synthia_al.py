@@ -25,9 +25,9 @@ import argparse
 import fnmatch
 from pathlib import Path
 
-from _common import box_statistics, print_splits, run
+from _common import run, write_and_print_splits
 
-from vidal.data import read_synthia_al, write_vidal
+from vidal.data import read_synthia_al
 from vidal.errors import VidalError
 
 
@@ -73,23 +73,15 @@ def main(args: argparse.Namespace) -> dict:
                 f"{args.test_list}: {len(missing)} listed sequences not found, e.g. {missing[:3]}"
             )
     ds.splits = split_ids(ds.video_ids, test_ids, list(args.test_match))
-    stats = {
-        "classes": list(ds.class_names),
-        "root": str(ds.root),
-        **{name: box_statistics(ds.split(name)) for name in ("train", "test")},
-    }
     if not ds.splits["test"]:
         print("warning: no test sequence (give --test-list or --test-match)")
-    if args.out:
-        stats["written"] = str(write_vidal(ds, args.out))
-    print_splits(
-        stats,
-        as_json=args.json,
+    return write_and_print_splits(
+        ds,
+        args,
+        stats={"classes": list(ds.class_names), "root": str(ds.root)},
         header=f"classes: {', '.join(ds.class_names)}   sequences under {ds.root}",
-        videos={n: f"{stats[n]['videos']} sequences" for n in ("train", "test")},
-        root=ds.root,
+        videos=lambda name, s: f"{s['videos']} sequences",
     )
-    return stats
 
 
 if __name__ == "__main__":

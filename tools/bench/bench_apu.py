@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import time
 from pathlib import Path
 
 import numpy as np
+from _timing import load_average
 
 from vidal.pool import Budget, LabelPool
 from vidal.select import APUSelector, FrameScores
@@ -111,7 +111,7 @@ def main(args: argparse.Namespace) -> None:
         pool.add_frames(v, rng.choice(n, size=min(k, n), replace=False))
     scores = FrameScores(frames={v: rng.random(n) for v, n in lengths.items()})
     budget = int(round(args.budget * pool.total_frames))
-    print(f"{source}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"{source}; {load_average()}")
     print(
         f"{len(lengths)} videos, {pool.total_frames} frames; initial labels {pool.num_labeled} "
         f"({args.initial:.0%} of each video, at least 1); budget {budget} frames ({args.budget:.0%})"

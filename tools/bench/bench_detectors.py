@@ -44,12 +44,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from _timing import best_of
 from scipy.optimize import linear_sum_assignment
 from torchvision.ops import batched_nms, box_convert, box_iou
 
@@ -176,16 +175,6 @@ def build_backend(name: str, args: argparse.Namespace) -> ImageDetector:
         **(P3 if "_p3" in name else {}),
     )
     return TorchvisionDetector(model.eval(), batch_size=args.batch)
-
-
-def best_of(repeats: int, fn: Callable[[], object]) -> float:
-    """Smallest wall time of ``repeats`` calls of ``fn``, seconds."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def time_backend(detector: ImageDetector, frames: list[np.ndarray], repeats: int) -> float:

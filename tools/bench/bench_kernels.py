@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from collections.abc import Callable
 
 import numba as nb
 import numpy as np
+from _timing import best_of, load_average
 
 from vidal.scoring import mutual_information, pixel_entropy, pixel_uncertainty
 
@@ -70,16 +69,6 @@ def numpy_mutual_information(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return (_h(pbar) - _h(q).mean(axis=0)).mean(axis=(1, 2))
 
 
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up (and numba compilation)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def main(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(args.seed)
     shape = (args.passes, args.frames, args.size, args.size)
@@ -87,14 +76,14 @@ def main(args: argparse.Namespace) -> None:
     gb = p.nbytes / 1e9
     print(
         f"p: {shape} float32 = {p.nbytes / 2**20:.0f} MiB; numba threads: {nb.get_num_threads()}; "
-        f"best of {args.repeats}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        f"best of {args.repeats}; {load_average()}"
     )
 
     def row(name: str, seconds: float, note: str = "") -> None:
         print(f"  {name:<28} {seconds * 1e3:9.2f} ms {gb / seconds:7.2f} GB/s "
               f"{args.frames / seconds:9.0f} frames/s  {note}")  # fmt: skip
 
-    best_read = best_time(lambda: p.sum(), args.repeats)
+    best_read = best_of(args.repeats, lambda: p.sum(), warmup=True)
     print("memory read bandwidth (one pass over p):")
     row("numpy sum (1 core)", best_read)
 
@@ -105,12 +94,13 @@ def main(args: argparse.Namespace) -> None:
     ]
     for name, kernel, reference in cases:
         np.testing.assert_allclose(kernel(), reference(), rtol=1e-9, atol=1e-12)
-        k, r = best_time(kernel, args.repeats), best_time(reference, args.repeats)
+        k = best_of(args.repeats, kernel, warmup=True)
+        r = best_of(args.repeats, reference, warmup=True)
         print(f"{name}:")
         row("numba kernel", k, f"{best_read / k:.0%} of bandwidth")
         row("numpy float64", r, f"kernel is {r / k:.1f}x faster (target >= 5x)")
         if name == "uncertainty":
-            r32 = best_time(lambda: numpy_uncertainty_f32(p), args.repeats)
+            r32 = best_of(args.repeats, lambda: numpy_uncertainty_f32(p), warmup=True)
             row("numpy float32", r32, f"kernel is {r32 / k:.1f}x faster")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (a busy machine slows every row)")
 

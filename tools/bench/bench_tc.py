@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import _timing
 import numpy as np
 import torch
 
@@ -176,12 +177,7 @@ clock = CLOCKS["cpu"]  # set from --clock by main()
 
 def best_of(repeats: int, fn: Callable[[], object]) -> float:
     """Smallest time of ``repeats`` calls of ``fn`` on the ``--clock``, seconds."""
-    times = []
-    for _ in range(repeats):
-        t0 = clock()
-        fn()
-        times.append(clock() - t0)
-    return min(times)
+    return _timing.best_of(repeats, fn, clock=clock)
 
 
 # --- real clips and their boxes -------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, partial
@@ -73,8 +74,31 @@ def _gray(images: np.ndarray) -> list[np.ndarray]:
     return [cv2.cvtColor(np.ascontiguousarray(im), cv2.COLOR_RGB2GRAY) for im in images]
 
 
+class _GrayPairFlow(ABC):
+    """An OpenCV flow computed pair by pair on grayscale frames; a method gives
+    :meth:`_pair_flow`."""
+
+    @abstractmethod
+    def _pair_flow(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """The flow ``ndarray[h, w, 2]`` of two grayscale frames ``ndarray[h, w]`` uint8."""
+
+    def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Flow from ``first`` to ``second``.
+
+        Args:
+            first (ndarray[B, h, w, 3]): uint8 RGB.
+            second (ndarray[B, h, w, 3]): uint8 RGB.
+
+        Returns:
+            ndarray[B, h, w, 2] float32 ``(dx, dy)``.
+        """
+        flow = self._pair_flow()
+        out = [flow(a, b) for a, b in zip(_gray(first), _gray(second), strict=True)]
+        return np.stack(out).astype(np.float32, copy=False)
+
+
 @dataclass(frozen=True)
-class DISFlow:
+class DISFlow(_GrayPairFlow):
     """OpenCV's Dense Inverse Search flow (Kroeger et al. 2016) on grayscale frames.
 
     Args:
@@ -96,26 +120,13 @@ class DISFlow:
         """Cache key of this method and its settings."""
         return f"dis-{self.preset}"
 
-    def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        """Flow from ``first`` to ``second``.
-
-        Args:
-            first (ndarray[B, h, w, 3]): uint8 RGB.
-            second (ndarray[B, h, w, 3]): uint8 RGB.
-
-        Returns:
-            ndarray[B, h, w, 2] float32 ``(dx, dy)``.
-        """
+    def _pair_flow(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         dis = cv2.DISOpticalFlow.create(DIS_PRESETS[self.preset])
-        out = [
-            dis.calc(a, b, np.zeros((*a.shape, 2), np.float32))  # output buffer (not read)
-            for a, b in zip(_gray(first), _gray(second), strict=True)
-        ]
-        return np.stack(out).astype(np.float32, copy=False)
+        return lambda a, b: dis.calc(a, b, np.zeros((*a.shape, 2), np.float32))  # out buffer
 
 
 @dataclass(frozen=True)
-class FarnebackFlow:
+class FarnebackFlow(_GrayPairFlow):
     """OpenCV's Farneback polynomial-expansion flow on grayscale frames.
 
     Args:
@@ -142,32 +153,12 @@ class FarnebackFlow:
             f"-i{self.iterations}-n{self.poly_n}-s{self.poly_sigma:g}"
         )
 
-    def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        """Flow from ``first`` to ``second``.
-
-        Args:
-            first (ndarray[B, h, w, 3]): uint8 RGB.
-            second (ndarray[B, h, w, 3]): uint8 RGB.
-
-        Returns:
-            ndarray[B, h, w, 2] float32 ``(dx, dy)``.
-        """
-        out = [
-            cv2.calcOpticalFlowFarneback(
-                a,
-                b,
-                np.zeros((*a.shape, 2), np.float32),  # output buffer (flags=0: not read)
-                self.pyr_scale,
-                self.levels,
-                self.winsize,
-                self.iterations,
-                self.poly_n,
-                self.poly_sigma,
-                0,
-            )
-            for a, b in zip(_gray(first), _gray(second), strict=True)
-        ]
-        return np.stack(out).astype(np.float32, copy=False)
+    def _pair_flow(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        settings = (self.pyr_scale, self.levels, self.winsize, self.iterations, self.poly_n)
+        args = (*settings, self.poly_sigma, 0)  # flags 0: the output buffer is not read
+        return lambda a, b: cv2.calcOpticalFlowFarneback(
+            a, b, np.zeros((*a.shape, 2), np.float32), *args
+        )
 
 
 class RAFTFlow:
@@ -229,15 +220,8 @@ class RAFTFlow:
         return self._net
 
     def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        """Flow from ``first`` to ``second``.
-
-        Args:
-            first (ndarray[B, h, w, 3]): uint8 RGB.
-            second (ndarray[B, h, w, 3]): uint8 RGB.
-
-        Returns:
-            ndarray[B, h, w, 2] float32 ``(dx, dy)``.
-        """
+        """Flow ``ndarray[B, h, w, 2]`` float32 ``(dx, dy)`` from ``first`` to ``second``
+        (``ndarray[B, h, w, 3]`` uint8 RGB each), ``batch_size`` pairs per forward pass."""
         import torch
         import torch.nn.functional as F
 

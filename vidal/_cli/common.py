@@ -25,6 +25,7 @@ __all__ = [
     "config_from_args",
     "config_for_checkpoint",
     "check_pool_matches",
+    "load_pool",
     "writable_dir",
     "quote",
     "add_detector_args",
@@ -53,32 +54,37 @@ def add_device_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def add_model_size_args(p: argparse.ArgumentParser) -> None:
-    """``--size`` and ``--clip-len``, which default to the checkpoint's."""
+def add_model_size_args(p: argparse.ArgumentParser, *, default: str = "the checkpoint's") -> None:
+    """``--size`` and ``--clip-len``, whose values default to ``default`` (in the help)."""
     p.add_argument(
         "--size",
         type=int,
         nargs=2,
         metavar=("A", "B"),
-        help="model input size: H W (action) or MIN MAX (detection); default: the checkpoint's",
+        help=f"model input size: H W (action) or MIN MAX (detection); default: {default}",
     )
-    p.add_argument(
-        "--clip-len", type=int, help="frames per clip (action; default: the checkpoint's)"
-    )
+    p.add_argument("--clip-len", type=int, help=f"frames per clip (action; default: {default})")
 
 
-def add_dataset_args(p: argparse.ArgumentParser, *, split_help: str) -> None:
+def add_dataset_args(
+    p: argparse.ArgumentParser, *, split_help: str, required: bool = True, when: str = ""
+) -> None:
     """The flags naming one dataset on disk, without an experiment config: ``--format`` and
-    ``--annotations`` (required), ``--videos``, ``--split`` and ``--split-file``."""
+    ``--annotations`` (``required``), ``--videos``, ``--split`` and ``--split-file``; ``when``
+    prefixes each help (e.g. ``"first use only: "``)."""
     from vidal.data import FORMATS
 
-    p.add_argument("--format", required=True, choices=sorted(FORMATS), help="annotation format")
-    p.add_argument("--annotations", required=True, help="annotation file or dataset root")
     p.add_argument(
-        "--videos", default=None, help="folder of the videos (formats that keep them apart)"
+        "--format", required=required, choices=sorted(FORMATS), help=f"{when}annotation format"
     )
-    p.add_argument("--split", default=None, help=split_help)
-    p.add_argument("--split-file", default=None, help="file listing the split's video ids")
+    p.add_argument(
+        "--annotations", required=required, help=f"{when}annotation file or dataset root"
+    )
+    p.add_argument(
+        "--videos", default=None, help=f"{when}folder of the videos (formats that keep them apart)"
+    )
+    p.add_argument("--split", default=None, help=f"{when}{split_help}")
+    p.add_argument("--split-file", default=None, help=f"{when}file listing the split's video ids")
 
 
 def dataset_from_args(args: argparse.Namespace) -> Any:
@@ -146,6 +152,16 @@ def config_for_checkpoint(cfg: Any, path: str | os.PathLike, args: argparse.Name
     if getattr(args, "clip_len", None):
         model = dataclasses.replace(model, clip_len=args.clip_len)
     return dataclasses.replace(cfg, model=model)
+
+
+def load_pool(path: str | os.PathLike, dataset: Any) -> Any:
+    """The :class:`~vidal.pool.LabelPool` at ``path``, checked against ``dataset``
+    (:func:`check_pool_matches`)."""
+    from vidal.pool import LabelPool
+
+    pool = LabelPool.load(path)
+    check_pool_matches(pool, dataset, path)
+    return pool
 
 
 def check_pool_matches(pool: Any, dataset: Any, pool_path: str | os.PathLike) -> None:

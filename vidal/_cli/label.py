@@ -25,14 +25,12 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from vidal._cli.common import quote
+from vidal._cli.common import add_dataset_args, quote
 
 __all__ = ["add_parser", "run", "new_labels"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from vidal.data import FORMATS
-
     p = sub.add_parser(
         "label",
         help="import labels drawn in CVAT (from `vidal select` tasks) into the labels and the pool",
@@ -55,13 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--selection",
         help="selection.json of the round (default: beside --tasks); names the videos",
     )
-    p.add_argument(
-        "--format", choices=sorted(FORMATS), help="first use only: dataset format of the videos"
-    )
-    p.add_argument("--annotations", help="first use only: annotation file or dataset root")
-    p.add_argument("--videos", help="first use only: folder of the videos")
-    p.add_argument("--split", help="first use only: split of the videos")
-    p.add_argument("--split-file", help="first use only: split file")
+    add_dataset_args(p, split_help="split of the videos", required=False, when="first use only: ")
     p.set_defaults(func=run)
 
 
@@ -168,7 +160,7 @@ def _update(
     selection: dict | None,
 ) -> None:
     """Read the labels and the pool, import the round into them, write both (labels first)."""
-    from vidal._cli.common import check_pool_matches
+    from vidal._cli.common import load_pool
     from vidal.data import read_vidal, write_vidal
     from vidal.oracle import import_video_labels
     from vidal.pool import LabelPool
@@ -183,8 +175,7 @@ def _update(
             file=sys.stderr,
         )
     if pool_path.is_file():
-        pool = LabelPool.load(pool_path)
-        check_pool_matches(pool, labels, pool_path)
+        pool = load_pool(pool_path, labels)
     else:
         pool = LabelPool.from_dataset(labels)
         print(f"vidal label: new empty label pool {pool_path}", file=sys.stderr)

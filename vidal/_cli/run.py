@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from vidal._cli.common import add_device_args
+
 __all__ = ["add_parser", "run"]
 
 
@@ -35,8 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seeds", type=int, nargs="+", help="override the config's seeds")
     p.add_argument("--cycles", type=int, help="override the number of cycles")
-    p.add_argument("--device", help="auto, cpu or cuda")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_device_args(p)
     p.set_defaults(func=run)
 
 

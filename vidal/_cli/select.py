@@ -51,9 +51,9 @@ from vidal._cli.common import (
     add_detector_args,
     add_device_args,
     add_model_size_args,
-    check_pool_matches,
     config_for_checkpoint,
     config_from_args,
+    load_pool,
     quote,
     writable_dir,
 )
@@ -285,9 +285,7 @@ def _pool(args: argparse.Namespace, dataset: Any, out: Path) -> tuple[Any, Path,
     pool_path = Path(args.pool) if args.pool else out / "pool.json"
     if not pool_path.is_file():
         return LabelPool.from_dataset(dataset), pool_path, True
-    pool = LabelPool.load(pool_path)
-    check_pool_matches(pool, dataset, pool_path)
-    return pool, pool_path, False
+    return load_pool(pool_path, dataset), pool_path, False
 
 
 # --------------------------------------------------------------------------- score and select

@@ -37,9 +37,10 @@ from typing import Any
 from vidal._cli.common import (
     add_data_args,
     add_device_args,
-    check_pool_matches,
+    add_model_size_args,
     config_for_checkpoint,
     config_from_args,
+    load_pool,
     quote,
     writable_dir,
 )
@@ -80,10 +81,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         type=float,
         help="weight of the foreground term of the localization BCE (default: the task's, 3 for action)",
     )
-    p.add_argument(
-        "--size", type=int, nargs=2, metavar=("A", "B"), help="H W (action) or MIN MAX (detection)"
-    )
-    p.add_argument("--clip-len", type=int, help="frames per clip (action)")
+    add_model_size_args(p, default="the config's, else the task's")
     p.add_argument(
         "--preset",
         help="model preset (action: mobilenet (default), small, full; detection: see docs)",
@@ -170,15 +168,11 @@ def _train_pool(args: argparse.Namespace, train_set: Any, out: Path, seed: int) 
             raise ConfigError("--pool says which frames are labeled; drop --labeled-fraction")
         if not Path(args.pool).is_file():
             raise VidalError(f"{args.pool}: no such label pool")
-        pool = LabelPool.load(args.pool)
-        check_pool_matches(pool, train_set, args.pool)
-        return pool
+        return load_pool(args.pool, train_set)
     if args.resume and (out / "pool.json").is_file():
         if args.labeled_fraction is not None:
             print(f"vidal train: --resume keeps the labels of {out / 'pool.json'}", file=sys.stderr)
-        pool = LabelPool.load(out / "pool.json")
-        check_pool_matches(pool, train_set, out / "pool.json")
-        return pool
+        return load_pool(out / "pool.json", train_set)
     fraction = 1.0 if args.labeled_fraction is None else args.labeled_fraction
     if not 0 < fraction <= 1:
         raise ConfigError(f"--labeled-fraction must lie in (0, 1], got {fraction}")

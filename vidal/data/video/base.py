@@ -3,15 +3,37 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vidal.errors import DecodeError
 
-__all__ = ["VideoReader", "read_image", "resize_frame"]
+if TYPE_CHECKING:
+    from vidal.data.video.probe import VideoInfo
+
+__all__ = ["OpenRequest", "VideoReader", "read_image", "resize_frame"]
 
 _CHUNK = 16  # frames per decoder call when iterating
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """What :func:`~vidal.data.video.open_video` asks of a backend's ``open(path, request)``.
+
+    Attributes:
+        size: ``(height, width)`` to resize every frame to; ``None`` keeps the stored size.
+        fps: the frame rate to report.
+        info: the probed container facts (``None`` for frame folders or unprobed files).
+        cache_bytes: decoded bytes a sequentially decoded stream may keep in memory.
+    """
+
+    size: tuple[int, int] | None
+    fps: float
+    info: VideoInfo | None = None
+    cache_bytes: int = 0
 
 
 class VideoReader:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidal.data.video.base import VideoReader, read_image, resize_frame
-from vidal.data.video.probe import VideoInfo, list_frames
+from vidal.data.video.base import OpenRequest, VideoReader, read_image, resize_frame
+from vidal.data.video.probe import list_frames
 from vidal.errors import DecodeError
 
 __all__ = ["FrameFolderReader"]
@@ -35,17 +35,9 @@ class FrameFolderReader(VideoReader):
         self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
-    def open(
-        cls,
-        path: Path,
-        *,
-        size: tuple[int, int] | None,
-        fps: float,
-        info: VideoInfo | None,
-        cache_bytes: int,
-    ) -> FrameFolderReader:
+    def open(cls, path: Path, request: OpenRequest) -> FrameFolderReader:
         """The reader of folder ``path`` (the uniform constructor of every backend)."""
-        return cls(path, size=size, fps=fps)
+        return cls(path, size=request.size, fps=request.fps)
 
     def _load(self, i: int) -> np.ndarray:
         f = self._files[i]

@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from vidal.data.video.base import VideoReader
-from vidal.data.video.probe import VideoInfo
+from vidal.data.video.base import OpenRequest, VideoReader
 from vidal.errors import DecodeError
 
 __all__ = ["DecordReader"]
@@ -24,21 +23,14 @@ class DecordReader(VideoReader):
         self._vr = vr
 
     @classmethod
-    def open(
-        cls,
-        path: Path,
-        *,
-        size: tuple[int, int] | None,
-        fps: float,
-        info: VideoInfo | None,
-        cache_bytes: int,
-    ) -> DecordReader:
+    def open(cls, path: Path, request: OpenRequest) -> DecordReader:
         """The reader of ``path``, when decord can be trusted with it.
 
         Raises:
             DecodeError: decord is missing, refuses the file, or indexes another frame count
-                than the container declares (``info.num_frames``).
+                than the container declares (``request.info.num_frames``).
         """
+        size, info = request.size, request.info
         try:
             import decord
         except ImportError as e:
@@ -63,7 +55,7 @@ class DecordReader(VideoReader):
             height, width = info.height, info.width
         else:
             height, width = vr[0].shape[:2]
-        return cls(path, vr, width=width, height=height, fps=fps)
+        return cls(path, vr, width=width, height=height, fps=request.fps)
 
     def _read(self, idx: np.ndarray) -> np.ndarray:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from vidal.data.video.base import VideoReader
+from vidal.data.video.base import OpenRequest, VideoReader
 from vidal.data.video.folder import FrameFolderReader
 from vidal.data.video.indexed import DecordReader
 from vidal.data.video.probe import VideoInfo, check_file, probe_file
@@ -20,7 +20,7 @@ READERS: dict[str, type[FrameFolderReader | DecordReader | PyAVReader | OpenCVRe
     "pyav": PyAVReader,
     "opencv": OpenCVReader,
 }
-"""Backend name -> reader class; each has ``open(path, *, size, fps, info, cache_bytes)``."""
+"""Backend name -> reader class; each has ``open(path, request: OpenRequest)``."""
 
 BACKENDS = ("decord", "pyav", "opencv")
 """Backends a caller may force for a file."""
@@ -107,9 +107,7 @@ def open_video(
     path = Path(path)
     size = _check_args(size, backend)
     if path.is_dir():
-        return FrameFolderReader.open(
-            path, size=size, fps=25.0 if fps is None else float(fps), info=None, cache_bytes=0
-        )
+        return FrameFolderReader.open(path, OpenRequest(size, 25.0 if fps is None else float(fps)))
     check_file(path)
     info = None if backend == "opencv" else probe_file(path)
     if info is None:
@@ -117,18 +115,10 @@ def open_video(
     else:
         rate = float(fps) if fps is not None else (info.fps or 25.0)
     order = select_backends(path, info, backend)
-    return _first_that_opens(path, order, size=size, fps=rate, info=info, cache_bytes=cache_bytes)
+    return _first_that_opens(path, order, OpenRequest(size, rate, info, cache_bytes))
 
 
-def _first_that_opens(
-    path: Path,
-    order: tuple[str, ...],
-    *,
-    size: tuple[int, int] | None,
-    fps: float,
-    info: VideoInfo | None,
-    cache_bytes: int,
-) -> VideoReader:
+def _first_that_opens(path: Path, order: tuple[str, ...], request: OpenRequest) -> VideoReader:
     """Open ``path`` with the first backend of ``order`` that succeeds.
 
     A single backend's error is raised as it is. Of several, an untrusted decord is passed
@@ -138,7 +128,7 @@ def _first_that_opens(
     errors = []
     for name in order:
         try:
-            return READERS[name].open(path, size=size, fps=fps, info=info, cache_bytes=cache_bytes)
+            return READERS[name].open(path, request)
         except DecodeError as e:
             if len(order) == 1 or ("truncated" in str(e) and name != "decord"):
                 raise

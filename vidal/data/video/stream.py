@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidal.data.video.base import VideoReader, resize_frame
-from vidal.data.video.probe import VideoInfo, quiet_av
+from vidal.data.video.base import OpenRequest, VideoReader, resize_frame
+from vidal.data.video.probe import quiet_av
 from vidal.errors import DecodeError
 
 __all__ = ["OpenCVReader", "PyAVReader", "StreamReader"]
@@ -63,18 +63,16 @@ class StreamReader(VideoReader):
         self._cache = np.stack(frames) if keep[0] else None
 
     @classmethod
-    def open(
-        cls,
-        path: Path,
-        *,
-        size: tuple[int, int] | None,
-        fps: float,
-        info: VideoInfo | None,
-        cache_bytes: int,
-    ) -> StreamReader:
-        """The reader of ``path``; ``info`` (when probed) gives the declared frame count."""
-        declared = None if info is None else info.num_frames
-        return cls(path, size=size, fps=fps, cache_bytes=cache_bytes, declared=declared)
+    def open(cls, path: Path, request: OpenRequest) -> StreamReader:
+        """The reader of ``path``; ``request.info`` (when probed) gives the declared frame count."""
+        info = request.info
+        return cls(
+            path,
+            size=request.size,
+            fps=request.fps,
+            cache_bytes=request.cache_bytes,
+            declared=None if info is None else info.num_frames,
+        )
 
     def _decode(self, want: Want, stop: int | None = None) -> Iterator[np.ndarray | None]:
         """Yield each frame in order, up to ``stop``: ``ndarray[H, W, 3]`` RGB when
