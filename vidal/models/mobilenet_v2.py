@@ -248,7 +248,7 @@ class MobileNetV2Encoder(nn.Module):
         out_channels: channels of the coarsest endpoint.
 
     Example:
-        >>> enc = MobileNetV2Encoder(blocks=4, width=0.25, temporal_layers=1)
+        >>> enc = MobileNetV2Encoder(blocks=7, width=0.25, temporal_layers=1)
         >>> feats = enc(torch.zeros(2, 3, 4, 32, 32))
         >>> [tuple(feats[k].shape) for k in enc.skips]
         [(2, 8, 4, 16, 16), (2, 8, 4, 8, 8), (2, 8, 4, 4, 4)]
