@@ -24,7 +24,7 @@ def test_the_demo_runs_differ_only_in_their_selector():
     assert all(essence(c) == essence(configs[0]) for c in configs)
     base = configs[0]
     assert base.seeds == (0, 1, 2) and base.model.preset_for("action") == "mobilenet"
-    assert base.train.initial_steps == 5 * base.train.steps
+    assert base.train.initial_steps == 8 * base.train.steps
     assert [c.out for c in configs] == [
         f"runs/x/{n}" for n in ("apu", "claus", "random", "oracle_iou")
     ]

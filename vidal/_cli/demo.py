@@ -66,7 +66,7 @@ def demo_configs(
 
     The model and training are the action task's defaults (:data:`vidal.config.TASK_DEFAULTS`:
     the ``mobilenet`` preset at 48 x 64, Adam 1e-3, foreground weight 3); the first cycle
-    trains ``5 * steps`` steps from the ImageNet start, every later one fine-tunes ``steps``.
+    trains ``8 * steps`` steps from the ImageNet start, every later one fine-tunes ``steps``.
     """
     from vidal.config import (
         BudgetConfig,
@@ -86,7 +86,7 @@ def demo_configs(
             format="synthetic", synth_videos=videos or 24, synth_dir="~/.cache/vidal/demo"
         ),
         model=ModelConfig(clip_len=8, size=(48, 64)),
-        train=TrainConfig(loss="mgw", steps=steps, initial_steps=5 * steps, batch_size=4),
+        train=TrainConfig(loss="mgw", steps=steps, initial_steps=8 * steps, batch_size=4),
         score=ScoreConfig(scorer="uncertainty", passes=3, stride=8),
         budget=BudgetConfig(initial=0.1, step=0.04, videos=0.2, initial_videos=0.4),
         cycles=cycles,
