@@ -142,3 +142,21 @@ def test_report_forecasts_the_labels_to_reach_a_target(tmp_path, capsys):
     stored = json.loads((tmp_path / "report.json").read_text())["forecasts"]
     assert stored["apu"]["labels"] == pytest.approx(625, rel=1e-3) and "error" in stored["random"]
     assert (tmp_path / "forecast.png").stat().st_size > 0
+
+
+def test_the_detection_oracles_are_upper_bounds():
+    """A detection comparison's Oracle (FP) / Oracle (FN) run measures the headroom by default
+    and is not judged as a selector."""
+    from vidal.experiment import summarize, verdict
+
+    for oracle in ("oracle_fp", "oracle_fn"):
+        s = summarize(
+            [
+                _curves("random_tr_det", "random_tr_det", RANDOM),
+                _curves("tc", "tc", APU),
+                _curves(oracle, oracle, CEILING),
+            ]
+        )
+        assert (s["reference"], s["ceiling"]) == ("random_tr_det", oracle)
+        assert s["shares"] == pytest.approx({"tc": 0.5})
+        assert oracle not in verdict(s)

@@ -27,8 +27,16 @@ import numpy as np
 
 __all__ = ["aulc", "seed_aulcs", "mean_interval", "summarize", "summary_table", "verdict"]
 
-#: selector names that are upper bounds (their runs give the headroom)
-UPPER_BOUNDS = ("ceiling", "oracle_iou", "oracle_iou_spaced", "oracle_iou_video", "oracle_det")
+#: selector names that are upper bounds (their runs give the headroom): the action oracles
+#: and look-ahead ceiling, the detection oracles of ground-truth FP / FN counts
+UPPER_BOUNDS = (
+    "ceiling",
+    "oracle_iou",
+    "oracle_iou_spaced",
+    "oracle_iou_video",
+    "oracle_fp",
+    "oracle_fn",
+)
 
 
 def aulc(x: Sequence[float], y: Sequence[float]) -> float:
