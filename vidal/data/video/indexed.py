@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,8 @@ class DecordReader(VideoReader):
             import decord
         except ImportError as e:
             raise DecodeError(f"{path}: decord is not installed") from e
-        try:
+        with contextlib.suppress(AttributeError):  # builds without the logging module
             decord.logging.set_level(decord.logging.QUIET)
-        except AttributeError:
-            pass
         kwargs = {} if size is None else {"height": size[0], "width": size[1]}
         try:
             vr = decord.VideoReader(str(path), ctx=decord.cpu(0), **kwargs)

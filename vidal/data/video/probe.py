@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -117,10 +118,8 @@ def quiet_av() -> Any:
     """The ``av`` module with FFmpeg's logging silenced (ImportError when PyAV is missing)."""
     import av
 
-    try:
+    with contextlib.suppress(AttributeError):  # very old PyAV
         av.logging.set_level(av.logging.PANIC)
-    except AttributeError:  # very old PyAV
-        pass
     return av
 
 
