@@ -63,13 +63,27 @@ REGIMES: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
+#: a run name that is not a selector -> (selector, scorer): the baselines the papers run
+#: with another scorer than the base config's
+VARIANTS: dict[str, tuple[str, str]] = {
+    # Aghdam et al.'s entropy baseline as the ASL/CLAUS papers run it: the highest-entropy
+    # frames, ignoring the 5 either side of each pick
+    "entropy": ("topk_spaced", "entropy"),
+}
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--base", required=True, help="the base experiment config (action task)")
     p.add_argument("--regimes", nargs="+", default=list(REGIMES), choices=list(REGIMES))
-    p.add_argument("--selectors", nargs="+", default=["random", "ceiling"])
+    p.add_argument(
+        "--selectors",
+        nargs="+",
+        default=["random", "ceiling"],
+        help="selector names, or 'entropy' (spaced top-k by the entropy scorer)",
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--cycles", type=int, help="override the base config's cycles")
     p.add_argument("--out", default="runs/study", help="output folder")
@@ -88,12 +102,18 @@ def regime_configs(base: Any, regime: str, selectors: list[str], out: Path) -> l
     )
     configs = []
     for name in selectors:
-        select = dataclasses.replace(base.select, selector=name, options={})
-        if name == base.select.selector:
+        selector, scorer = VARIANTS.get(name, (name, base.score.scorer))
+        select = dataclasses.replace(base.select, selector=selector, options={})
+        if selector == base.select.selector:
             select = base.select
         configs.append(
             dataclasses.replace(
-                base, name=name, data=data, select=select, out=str(out / regime / name)
+                base,
+                name=name,
+                data=data,
+                select=select,
+                score=dataclasses.replace(base.score, scorer=scorer),
+                out=str(out / regime / name),
             )
         )
     return configs

@@ -30,3 +30,16 @@ def test_the_study_runs_a_regime_and_reports_its_headroom(load_tool, tmp_path, c
     assert stats["runs"]["random"]["n"] == 2 and stats["ceiling"] == "ceiling"
     stamp = json.loads((tmp_path / "synth-rare_classes" / "synth.json").read_text())
     assert stamp["config"]["class_skew"] == 2.0  # the regime's data
+
+
+def test_the_entropy_baseline_is_spaced_topk_by_the_entropy_scorer(load_tool, tmp_path):
+    study = load_tool("study_headroom.py")
+    from vidal.config import ExperimentConfig
+
+    base = ExperimentConfig(name="study")
+    configs = study.regime_configs(base, "static", ["random", "entropy", "apu"], tmp_path)
+    assert [c.name for c in configs] == ["random", "entropy", "apu"]
+    assert [c.select.selector for c in configs] == ["random", "topk_spaced", "apu"]
+    assert [c.score.scorer for c in configs] == ["uncertainty", "entropy", "uncertainty"]
+    assert configs[1].out == str(tmp_path / "static" / "entropy")
+    assert configs[1].data.synth_options["pause_prob"] == 0.9  # the regime's data

@@ -149,10 +149,12 @@ def share_first_cycle(source: ExperimentConfig, target: ExperimentConfig) -> boo
     """Reuse ``source``'s finished first cycle in ``target`` when it would compute the same.
 
     The first cycle (random initial labels, training from scratch, evaluation) does not
-    depend on the selector, so experiments that differ only in their selector can share it:
-    its pool, checkpoint and metrics are copied into ``target``'s seed folders, and
-    ``target``'s loop resumes from them. Nothing is copied when any other setting differs or
-    ``target`` already has a first cycle.
+    depend on the selector, nor on the scorer (scores are first computed to select the
+    second cycle's labels), so experiments that differ only in these can share it: its pool,
+    checkpoint and metrics are copied into ``target``'s seed folders, and ``target``'s loop
+    resumes from them. Label dispersion is the exception: it records predictions while the
+    first cycle trains, so a run scored by it shares only with one scored the same. Nothing is
+    copied when any other setting differs or ``target`` already has a first cycle.
 
     Returns:
         True when something was copied.
@@ -163,6 +165,8 @@ def share_first_cycle(source: ExperimentConfig, target: ExperimentConfig) -> boo
         d = to_dict(cfg)
         for key in ("name", "out", "select", "cycles"):
             d.pop(key)
+        if "dispersion" not in (source.score.scorer, target.score.scorer):
+            d.pop("score")
         return d
 
     if essence(source) != essence(target):
