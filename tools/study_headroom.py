@@ -18,6 +18,10 @@ the base config's):
 - ``ucf_tubes``: tubes that replay the real UCF-101-24 tube geometry and lengths
   (``../shared/data/ucf101-24/pyannot.pkl``).
 
+Runs are named by their selector (``random``, ``apu``, ``claus``, ``kcenter``, ...), or by one
+of :data:`VARIANTS`: ``entropy`` (Aghdam et al.'s baseline, spaced top-k by the entropy
+scorer) and ``ceiling_mixed`` (the ceiling over batches from random and the study's selectors).
+
 Every (regime, selector) is a resumable ``vidal run`` under ``OUT/<regime>/<selector>``;
 the selectors of a regime share their first cycle. Seeds can run in separate processes and
 be joined later (``--seeds 0 1`` here, ``--seeds 2 3 4`` elsewhere, same ``--out``).
@@ -63,12 +67,18 @@ REGIMES: dict[str, tuple[dict[str, Any], str]] = {
 }
 
 
-#: a run name that is not a selector -> (selector, scorer): the baselines the papers run
-#: with another scorer than the base config's
-VARIANTS: dict[str, tuple[str, str]] = {
+#: a run name that is not a selector -> (selector, scorer or None for the base config's,
+#: selector options)
+VARIANTS: dict[str, tuple[str, str | None, dict[str, Any]]] = {
     # Aghdam et al.'s entropy baseline as the ASL/CLAUS papers run it: the highest-entropy
     # frames, ignoring the 5 either side of each pick
-    "entropy": ("topk_spaced", "entropy"),
+    "entropy": ("topk_spaced", "entropy", {}),
+    # the ceiling over batches from random and from each selector of the study
+    "ceiling_mixed": (
+        "ceiling",
+        None,
+        {"candidates": 8, "proposers": ("random", "apu", "claus", "kcenter", "typicality")},
+    ),
 }
 
 
@@ -82,7 +92,8 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--selectors",
         nargs="+",
         default=["random", "ceiling"],
-        help="selector names, or 'entropy' (spaced top-k by the entropy scorer)",
+        help="selector names, 'entropy' (spaced top-k by the entropy scorer) or "
+        "'ceiling_mixed' (the ceiling over random, APU, CLAUS, k-center and typicality batches)",
     )
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--cycles", type=int, help="override the base config's cycles")
@@ -102,9 +113,9 @@ def regime_configs(base: Any, regime: str, selectors: list[str], out: Path) -> l
     )
     configs = []
     for name in selectors:
-        selector, scorer = VARIANTS.get(name, (name, base.score.scorer))
-        select = dataclasses.replace(base.select, selector=selector, options={})
-        if selector == base.select.selector:
+        selector, scorer, options = VARIANTS.get(name, (name, None, {}))
+        select = dataclasses.replace(base.select, selector=selector, options=options)
+        if name == base.select.selector:
             select = base.select
         configs.append(
             dataclasses.replace(
@@ -112,7 +123,7 @@ def regime_configs(base: Any, regime: str, selectors: list[str], out: Path) -> l
                 name=name,
                 data=data,
                 select=select,
-                score=dataclasses.replace(base.score, scorer=scorer),
+                score=dataclasses.replace(base.score, scorer=scorer or base.score.scorer),
                 out=str(out / regime / name),
             )
         )

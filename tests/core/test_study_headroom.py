@@ -43,3 +43,6 @@ def test_the_entropy_baseline_is_spaced_topk_by_the_entropy_scorer(load_tool, tm
     assert [c.score.scorer for c in configs] == ["uncertainty", "entropy", "uncertainty"]
     assert configs[1].out == str(tmp_path / "static" / "entropy")
     assert configs[1].data.synth_options["pause_prob"] == 0.9  # the regime's data
+    (mixed,) = study.regime_configs(base, "base", ["ceiling_mixed"], tmp_path)
+    assert mixed.select.selector == "ceiling" and "apu" in mixed.select.options["proposers"]
+    assert mixed.score.scorer == "uncertainty"
