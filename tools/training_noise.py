@@ -111,6 +111,11 @@ def main(args: argparse.Namespace) -> dict:
                     training_seed = seeding.seed(seed, k, TRAINING, 1 + r)
                     again = retrain(task, run_dir, seed, k, training_seed)
                     atomic_write_json(path, {"training_seed": training_seed, **again})
+                    print(
+                        f"seed {seed}, cycle {k}, retrain {r}: {metric} = "
+                        f"{again['metrics'][metric]:.4f} (the run's: {original:.4f})",
+                        flush=True,
+                    )
                 values.append(json.loads(path.read_text())["metrics"][metric])
             per_seed[str(seed)] = {"run": original, "retrains": values}
         summary["cycles"][str(k)] = cycle_summary(per_seed, _against(args.against, k, metric))
@@ -139,13 +144,15 @@ def cycle_summary(
 
     ``sd_train`` pools the per-seed variances of the run's metric and its retrains (each
     seed's labels held fixed); ``sd_difference`` (``sqrt(2) * sd_train``) is the spread of a
-    difference between two runs on the same labels.
+    difference between two runs on the same labels; ``retrains_minus_run``, the mean over
+    seeds of (mean of the retrains - the run), says how lucky the run's own training seeds
+    were: a selector compared with this run starts that far behind or ahead.
 
     Example:
         >>> s = cycle_summary({"0": {"run": 0.2, "retrains": [0.4]},
         ...                    "1": {"run": 0.5, "retrains": [0.3]}}, {"b": {"0": 0.3, "1": 0.4}})
-        >>> round(s["sd_train"], 4), round(s["against"]["b"]["mean"], 4)
-        (0.1414, 0.0)
+        >>> round(s["sd_train"], 4), round(s["retrains_minus_run"], 4), s["against"]["b"]["n"]
+        (0.1414, 0.0, 2)
     """
     variances = [np.var([d["run"], *d["retrains"]], ddof=1) for d in per_seed.values()]
     sd_train = math.sqrt(float(np.mean(variances)))
@@ -153,6 +160,9 @@ def cycle_summary(
         "seeds": per_seed,
         "sd_train": sd_train,
         "sd_difference": math.sqrt(2) * sd_train,
+        "retrains_minus_run": float(
+            np.mean([np.mean(d["retrains"]) - d["run"] for d in per_seed.values()])
+        ),
         "against": {},
     }
     for name, metrics in against.items():
@@ -175,6 +185,7 @@ def cycle_table(cycle: int, metric: str, s: dict[str, Any]) -> str:
         f"training noise: sd {s['sd_train']:.4f} over training seeds on the same labels; "
         f"a difference between two runs on the same labels: sd {s['sd_difference']:.4f}"
     )
+    lines.append(f"the retrains - this run: mean {s['retrains_minus_run']:+.4f} over seeds")
     for name, d in s["against"].items():
         lines.append(
             f"{name} - this run: mean {d['mean']:+.4f}, sd {d['sd']:.4f} over {d['n']} seeds"

@@ -57,6 +57,8 @@ def test_retrains_are_stored_resumed_and_summarized(load_tool, finished_run, cap
     seeds = first["cycles"]["1"]["seeds"]
     assert set(seeds) == {"0", "1"} and all(len(d["retrains"]) == 2 for d in seeds.values())
     assert first["cycles"]["1"]["sd_train"] >= 0
+    shift = sum(sum(d["retrains"]) / 2 - d["run"] for d in seeds.values()) / 2
+    assert first["cycles"]["1"]["retrains_minus_run"] == pytest.approx(shift)
     (name,) = first["cycles"]["1"]["against"]
     assert first["cycles"]["1"]["against"][name]["mean"] == 0  # the run against itself
     printed = capsys.readouterr().out
