@@ -17,12 +17,12 @@ Example:
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import run
 
 from vidal.data import load_dataset
 from vidal.errors import VidalError
@@ -98,18 +98,14 @@ def main(args: argparse.Namespace) -> int:
     fields = [f for f in args.fields.split(",") if f]
     tuples = {a.video_id: tuple(a.metadata.get(f) for f in fields) for a in dataset.videos}
     print("run / cycle                seeds  frames  class TV  tuples  uncommon share")
-    for run in map(Path, args.runs):
-        for cycle, s in run_stats(run, labels, tuples, dataset.num_classes).items():
+    for folder in map(Path, args.runs):
+        for cycle, s in run_stats(folder, labels, tuples, dataset.num_classes).items():
             print(
-                f"{run.name + ' / ' + cycle:<26} {s['seeds']:>5} {s['frames']:>7.0f} "
+                f"{folder.name + ' / ' + cycle:<26} {s['seeds']:>5} {s['frames']:>7.0f} "
                 f"{s['class_tv']:>9.3f} {s['tuples']:>7.1f} {s['uncommon_share']:>15.2f}"
             )
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(get_args_parser().parse_args()))
-    except VidalError as e:
-        print(f"labeled_set_stats: error: {e}", file=sys.stderr)
-        sys.exit(1)
+    run(main, get_args_parser())

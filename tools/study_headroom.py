@@ -37,9 +37,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 from typing import Any
+
+from _common import run
 
 from vidal.config import load_config
 from vidal.errors import VidalError
@@ -187,8 +188,4 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(get_args_parser().parse_args()))
-    except VidalError as e:
-        print(f"study_headroom: error: {e}", file=sys.stderr)
-        sys.exit(1)
+    run(main, get_args_parser())

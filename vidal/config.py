@@ -164,7 +164,7 @@ class TrainConfig:
         loss: ``masking``, ``interpolation``, ``mgw`` or ``stew``.
         steps: optimisation steps per cycle.
         batch_size: clips (action) or frames (detection) per step.
-        lr: learning rate; ``None``: the task's, :data:`TASK_DEFAULTS` (Adam 5e-4 for the
+        lr: learning rate; ``None``: the task's, :data:`TASK_DEFAULTS` (Adam 1e-3 for the
             action detector, SGD 0.02 for the frame detector).
         sigma: MGW/STeW Gaussian width (1.3).
         cluster_weight: weight of the deep-clustering loss (0 disables it).

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
-
-
-def load_tool(relative: str) -> ModuleType:
-    path = TOOLS / relative
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.slow
-def test_bench_detectors_runs(shared_data: Path, tmp_path: Path, capsys):
+def test_bench_detectors_runs(load_tool, shared_data: Path, tmp_path: Path, capsys):
     bench = load_tool("bench/bench_detectors.py")
     args = bench.get_args_parser().parse_args(
         [
@@ -53,7 +41,7 @@ def test_bench_detectors_runs(shared_data: Path, tmp_path: Path, capsys):
         assert report["opencv4_vs_torch_boxes"] is None
 
 
-def test_anchor_coverage_runs(capsys):
+def test_anchor_coverage_runs(load_tool, capsys):
     tool = load_tool("bench/anchor_coverage.py")
     report = tool.main(tool.get_args_parser().parse_args(["--videos", "1", "--frames", "8"]))
     assert set(report) == set(tool.VARIANTS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+import timeit
 from collections.abc import Callable
 
 
@@ -18,16 +19,12 @@ def best_of(
     clock: Callable[[], float] = time.perf_counter,
     warmup: bool = False,
 ) -> float:
-    """Smallest time of ``repeats`` calls of ``fn`` on ``clock``, seconds; with ``warmup``
-    one untimed call first (numba compilation, caches)."""
+    """Smallest time of ``repeats`` calls of ``fn`` on ``clock``, seconds (``timeit.repeat``,
+    garbage collection off while timing); with ``warmup`` one untimed call first (numba
+    compilation, caches)."""
     if warmup:
         fn()
-    times = []
-    for _ in range(repeats):
-        t0 = clock()
-        fn()
-        times.append(clock() - t0)
-    return min(times)
+    return min(timeit.repeat(fn, timer=clock, number=1, repeat=repeats))
 
 
 def load_average() -> str:

@@ -1,8 +1,9 @@
 """Models: the I3D encoder, 2D capsule layers, the capsule action detector, frame detectors.
 
 ``ActionDetector`` is the network of Active Sparse Labeling (NeurIPS 2022) and CLAUS (CVPR
-2023): I3D features (or, on the CPU, ImageNet MobileNetV2 features per frame), 2D matrix capsules with EM routing, and a decoder to pixel-wise
-foreground logits, with dropout for MC-dropout uncertainty and latent features for clustering.
+2023): I3D features (or, on the CPU, ImageNet MobileNetV2 features per frame), 2D matrix
+capsules with EM routing, and a decoder to pixel-wise foreground logits, with dropout for
+MC-dropout uncertainty and latent features for clustering.
 
 Frame detectors share one interface, :class:`FrameDetector` (per frame: boxes, labels, scores
 and each detection's class-probability vector): torchvision Faster R-CNN

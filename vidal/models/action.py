@@ -58,8 +58,6 @@ from vidal.models.capsules import ClassCapsules, ConvCapsules2d, PrimaryCapsules
 from vidal.models.i3d import CheckpointError, InceptionI3d, _check_clip, _state_dict_problems
 from vidal.models.mobilenet_v2 import MobileNetV2Encoder, load_pretrained_features
 
-__all__ = ["ACTION_ENCODERS", "ActionDetectorConfig", "ActionOutput", "ActionDetector"]
-
 __all__ = [
     "ACTION_ENCODERS",
     "ActionDetectorConfig",

@@ -55,7 +55,6 @@ from torchvision.models import mobilenet_v2
 from vidal.models.i3d import CheckpointError
 
 __all__ = [
-    "MOBILENET_V2_BLOCK_STRIDES",
     "MOBILENET_V2_WEIGHTS_ENV",
     "MobileNetV2Encoder",
     "find_mobilenet_v2_weights",
@@ -65,28 +64,6 @@ __all__ = [
     "remap_mobilenet_v2_state",
 ]
 
-#: spatial stride of each of the 19 blocks of ``torchvision.models.mobilenet_v2().features``
-MOBILENET_V2_BLOCK_STRIDES: tuple[int, ...] = (
-    2,
-    1,
-    2,
-    1,
-    2,
-    1,
-    1,
-    2,
-    1,
-    1,
-    1,
-    1,
-    1,
-    1,
-    2,
-    1,
-    1,
-    1,
-    1,
-)
 #: environment variable naming a weights file, looked at first by :func:`find_mobilenet_v2_weights`
 MOBILENET_V2_WEIGHTS_ENV = "VIDAL_MOBILENET_V2_WEIGHTS"
 
@@ -267,11 +244,10 @@ class MobileNetV2Encoder(nn.Module):
         super().__init__()
         if in_channels != 3:
             raise CheckpointError(f"MobileNetV2 takes RGB clips (3 channels), got {in_channels}")
-        if not 1 <= blocks <= len(MOBILENET_V2_BLOCK_STRIDES):
-            raise CheckpointError(
-                f"blocks={blocks} must lie in 1..{len(MOBILENET_V2_BLOCK_STRIDES)}"
-            )
-        self.features = mobilenet_v2(weights=None, width_mult=width).features[:blocks]
+        features = mobilenet_v2(weights=None, width_mult=width).features
+        if not 1 <= blocks <= len(features):
+            raise CheckpointError(f"blocks={blocks} must lie in 1..{len(features)}")
+        self.features = features[:blocks]
         self.frozen_blocks = frozen_blocks
         for m in self.features.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -279,16 +255,17 @@ class MobileNetV2Encoder(nn.Module):
         for p in self.features[:frozen_blocks].parameters():
             p.requires_grad_(False)
         strides, s = [], 1
-        for b in MOBILENET_V2_BLOCK_STRIDES[:blocks]:
-            s *= b
+        for block in self.features:  # the block's stride: the product of its convolutions'
+            for conv in block.modules():
+                if isinstance(conv, nn.Conv2d):
+                    s *= conv.stride[0]
             strides.append(s)
         last = [i for i in range(blocks) if i + 1 == blocks or strides[i + 1] != strides[i]]
         self._skip_blocks = {i: f"block{i}" for i in last}
         self.skips: tuple[str, ...] = tuple(self._skip_blocks.values())
         self.skip_strides = {f"block{i}": (1, strides[i], strides[i]) for i in last}
         self.stride = self.skip_strides[self.skips[-1]]
-        channels = _block_channels(self.features)
-        self.endpoint_channels = {f"block{i}": channels[i] for i in last}
+        self.endpoint_channels = {f"block{i}": int(self.features[i].out_channels) for i in last}
         self.out_channels = self.endpoint_channels[self.skips[-1]]
         self.temporal = nn.Sequential(
             *[_TemporalBlock(self.out_channels, bn_momentum) for _ in range(temporal_layers)]
@@ -326,15 +303,6 @@ class MobileNetV2Encoder(nn.Module):
                 out[name] = x.view(b, t, *x.shape[1:]).transpose(1, 2)  # [B, C, T, h, w]
         out[self.skips[-1]] = self.temporal(out[self.skips[-1]])
         return {k: v for k, v in out.items() if k in wanted}
-
-
-def _block_channels(features: nn.Sequential) -> list[int]:
-    """Output channels of each block (its last convolution's)."""
-    out = []
-    for block in features:
-        convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
-        out.append(convs[-1].out_channels)
-    return out
 
 
 def load_pretrained_features(features: nn.Module, weights: str) -> Path | None:
